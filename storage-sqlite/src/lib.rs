@@ -1,0 +1,360 @@
+//! SQLite backend: the embedded default, so a household runs one binary with no services.
+//!
+//! WAL lets readers proceed while one writer writes; `foreign_keys` is off by default in
+//! SQLite and must be switched on per connection; the busy timeout makes a second writer wait
+//! instead of failing with SQLITE_BUSY.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use securecam_storage::{
+    new_id, now, AuditLog, Database, Device, DevicePatch, NewAuditLog, NewDevice, NewSession, NewUser, Page,
+    PageRequest, Session, StorageResult, User, UserCredentials, Verification,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::types::Json;
+use sqlx::SqlitePool;
+use uuid::Uuid;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+const USER_COLUMNS: &str = "id, email, name, email_verified, created_at, updated_at";
+const SESSION_COLUMNS: &str =
+    "id, user_id, expires_at, ip_address, user_agent, created_at, updated_at, last_active_at";
+const DEVICE_COLUMNS: &str = "id, user_id, name, role, is_camera, platform, app_version, status, \
+     last_seen_at, created_at, updated_at, push_provider";
+const AUDIT_COLUMNS: &str =
+    "id, owner_user_id, actor_device_id, action, target_type, target_id, metadata, ip_address, created_at";
+
+#[derive(Clone, Debug)]
+pub struct SqliteDatabase {
+    pool: SqlitePool,
+}
+
+impl SqliteDatabase {
+    /// Opens (creating if missing) the database at `url`, e.g. `sqlite://./data/securecam.db`.
+    pub async fn connect(url: &str) -> StorageResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL is durable across application crashes in WAL mode; only an OS crash can
+            // lose the last transactions, which is the usual trade for an embedded server.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteDatabase { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn after_id(page: &PageRequest) -> Option<Uuid> {
+    page.after.map(|cursor| cursor.0)
+}
+
+#[async_trait]
+impl Database for SqliteDatabase {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ready(&self) -> StorageResult<bool> {
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default();
+        Ok(MIGRATOR.iter().all(|m| applied.contains(&m.version)))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn create_user(&self, user: NewUser) -> StorageResult<User> {
+        let at = now();
+        let sql = format!(
+            "INSERT INTO users (id, email, name, password_hash, email_verified, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 0, $5, $5) RETURNING {USER_COLUMNS}"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(new_id())
+            .bind(&user.email)
+            .bind(&user.name)
+            .bind(&user.password_hash)
+            .bind(at)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn get_user(&self, id: Uuid) -> StorageResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    async fn get_user_credentials(&self, email: &str) -> StorageResult<Option<UserCredentials>> {
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1");
+        Ok(sqlx::query_as(&sql).bind(email).fetch_optional(&self.pool).await?)
+    }
+
+    async fn set_password_and_revoke_sessions(&self, user_id: Uuid, password_hash: &str) -> StorageResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM session WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_session(&self, session: NewSession) -> StorageResult<Session> {
+        let at = now();
+        let sql = format!(
+            "INSERT INTO session (id, token, user_id, expires_at, ip_address, user_agent, created_at, \
+             updated_at, last_active_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING {SESSION_COLUMNS}"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(new_id())
+            .bind(&session.token_hash)
+            .bind(session.user_id)
+            .bind(session.expires_at)
+            .bind(&session.ip_address)
+            .bind(&session.user_agent)
+            .bind(at)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn get_session_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Session>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM session WHERE token = $1");
+        Ok(sqlx::query_as(&sql).bind(token_hash).fetch_optional(&self.pool).await?)
+    }
+
+    async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> StorageResult<()> {
+        sqlx::query("UPDATE session SET last_active_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_sessions(&self, user_id: Uuid, page: PageRequest) -> StorageResult<Page<Session>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM session WHERE user_id = $1 AND ($2 IS NULL OR id < $2) \
+             ORDER BY id DESC LIMIT $3"
+        );
+        let rows: Vec<Session> = sqlx::query_as(&sql)
+            .bind(user_id)
+            .bind(after_id(&page))
+            .bind(page.fetch_limit())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page::from_rows(rows, page, |s| s.id))
+    }
+
+    async fn delete_session(&self, user_id: Uuid, id: Uuid) -> StorageResult<bool> {
+        let done = sqlx::query("DELETE FROM session WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_stale_sessions(&self, now: DateTime<Utc>, idle_before: DateTime<Utc>) -> StorageResult<u64> {
+        let done = sqlx::query("DELETE FROM session WHERE expires_at <= $1 OR last_active_at < $2")
+            .bind(now)
+            .bind(idle_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn create_verification(&self, identifier: &str, value_hash: &str, expires_at: DateTime<Utc>) -> StorageResult<Verification> {
+        let at = now();
+        Ok(sqlx::query_as(
+            "INSERT INTO verification (id, identifier, value, expires_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, identifier, value, expires_at, created_at",
+        )
+        .bind(new_id())
+        .bind(identifier)
+        .bind(value_hash)
+        .bind(expires_at)
+        .bind(at)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn take_verification(&self, value_hash: &str, now: DateTime<Utc>) -> StorageResult<Option<Verification>> {
+        // DELETE ... RETURNING is atomic: of two concurrent takers only one gets the row.
+        let taken: Option<Verification> = sqlx::query_as(
+            "DELETE FROM verification WHERE value = $1 RETURNING id, identifier, value, expires_at, created_at",
+        )
+        .bind(value_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(taken.filter(|v| v.expires_at > now))
+    }
+
+    async fn create_device(&self, device: NewDevice, token_hash: &str) -> StorageResult<Device> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "INSERT INTO devices (id, user_id, name, role, platform, app_version, push_token, status, \
+             is_camera, created_at, updated_at, push_provider) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'offline', $8, $9, $9, $10) RETURNING {DEVICE_COLUMNS}"
+        );
+        let created: Device = sqlx::query_as(&sql)
+            .bind(new_id())
+            .bind(device.user_id)
+            .bind(&device.name)
+            .bind(device.role.as_str())
+            .bind(device.platform.as_str())
+            .bind(&device.app_version)
+            .bind(&device.push_token)
+            .bind(device.role == securecam_storage::DeviceRole::Camera)
+            .bind(at)
+            .bind(device.push_provider.map(|p| p.as_str()))
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO device_tokens (id, device_id, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(new_id())
+            .bind(created.id)
+            .bind(token_hash)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn get_device(&self, owner: Uuid, id: Uuid) -> StorageResult<Option<Device>> {
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1 AND user_id = $2");
+        Ok(sqlx::query_as(&sql).bind(id).bind(owner).fetch_optional(&self.pool).await?)
+    }
+
+    async fn get_device_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Device>> {
+        let sql = format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = \
+             (SELECT device_id FROM device_tokens WHERE token_hash = $1)"
+        );
+        Ok(sqlx::query_as(&sql).bind(token_hash).fetch_optional(&self.pool).await?)
+    }
+
+    async fn list_devices(&self, owner: Uuid, page: PageRequest) -> StorageResult<Page<Device>> {
+        let sql = format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = $1 AND ($2 IS NULL OR id < $2) \
+             ORDER BY id DESC LIMIT $3"
+        );
+        let rows: Vec<Device> = sqlx::query_as(&sql)
+            .bind(owner)
+            .bind(after_id(&page))
+            .bind(page.fetch_limit())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page::from_rows(rows, page, |d| d.id))
+    }
+
+    async fn update_device(&self, owner: Uuid, id: Uuid, patch: DevicePatch) -> StorageResult<Option<Device>> {
+        // Each optional field is sent with a flag saying whether to change it, so one
+        // statement covers every combination without building SQL at run time.
+        let sql = format!(
+            "UPDATE devices SET \
+               name = CASE WHEN $3 THEN $4 ELSE name END, \
+               app_version = CASE WHEN $5 THEN $6 ELSE app_version END, \
+               push_provider = CASE WHEN $7 THEN $8 ELSE push_provider END, \
+               push_token = CASE WHEN $9 THEN $10 ELSE push_token END, \
+               updated_at = $11 \
+             WHERE id = $1 AND user_id = $2 RETURNING {DEVICE_COLUMNS}"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .bind(owner)
+            .bind(patch.name.is_some())
+            .bind(patch.name)
+            .bind(patch.app_version.is_some())
+            .bind(patch.app_version.flatten())
+            .bind(patch.push_provider.is_some())
+            .bind(patch.push_provider.flatten().map(|p| p.as_str()))
+            .bind(patch.push_token.is_some())
+            .bind(patch.push_token.flatten())
+            .bind(now())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn delete_device(&self, owner: Uuid, id: Uuid) -> StorageResult<bool> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE stream_sessions SET status = 'ended', end_reason = 'device_deleted', ended_at = $1, \
+             updated_at = $1 WHERE owner_user_id = $2 AND (camera_device_id = $3 OR requester_device_id = $3) \
+             AND status IN ('requested', 'starting', 'live')",
+        )
+        .bind(at)
+        .bind(owner)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("DELETE FROM devices WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_audit_log(&self, entry: NewAuditLog) -> StorageResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_logs (id, owner_user_id, actor_device_id, action, target_type, target_id, \
+             metadata, ip_address, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(new_id())
+        .bind(entry.owner_user_id)
+        .bind(entry.actor_device_id)
+        .bind(&entry.action)
+        .bind(&entry.target_type)
+        .bind(&entry.target_id)
+        .bind(Json(&entry.metadata))
+        .bind(&entry.ip_address)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_audit_logs(&self, owner: Uuid, page: PageRequest) -> StorageResult<Page<AuditLog>> {
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_logs WHERE owner_user_id = $1 AND ($2 IS NULL OR id < $2) \
+             ORDER BY id DESC LIMIT $3"
+        );
+        let rows: Vec<AuditLog> = sqlx::query_as(&sql)
+            .bind(owner)
+            .bind(after_id(&page))
+            .bind(page.fetch_limit())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page::from_rows(rows, page, |a| a.id))
+    }
+}

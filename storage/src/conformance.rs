@@ -1,0 +1,314 @@
+//! The storage test suite, written once against the trait and run unchanged by every backend
+//! (`storage-sqlite/tests`, `storage-postgres/tests`). Each call gets a fresh, empty database.
+
+use chrono::Duration;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    new_id, now, Database, DevicePatch, DeviceRole, DeviceStatus, NewAuditLog, NewDevice, NewSession, NewUser,
+    PageRequest, Platform, PushProvider, StorageError,
+};
+
+/// Runs every story in order on one database.
+pub async fn run_all(db: &dyn Database) {
+    db.migrate().await.expect("migrations apply");
+    db.migrate().await.expect("migrations are idempotent");
+    assert!(db.ready().await.unwrap(), "ready after migrating");
+    users(db).await;
+    sessions(db).await;
+    verifications(db).await;
+    devices(db).await;
+    audit_logs(db).await;
+}
+
+async fn new_user(db: &dyn Database, email: &str) -> Uuid {
+    db.create_user(NewUser {
+        email: email.to_string(),
+        name: "Test".to_string(),
+        password_hash: "$argon2id$fake".to_string(),
+    })
+    .await
+    .unwrap()
+    .id
+}
+
+fn camera(owner: Uuid, name: &str) -> NewDevice {
+    NewDevice {
+        user_id: owner,
+        name: name.to_string(),
+        role: DeviceRole::Camera,
+        platform: Platform::Android,
+        app_version: Some("1.0".into()),
+        push_provider: Some(PushProvider::Fcm),
+        push_token: Some("fcm-token".into()),
+    }
+}
+
+async fn users(db: &dyn Database) {
+    let user = db
+        .create_user(NewUser {
+            email: "ada@example.com".into(),
+            name: "Ada".into(),
+            password_hash: "$argon2id$v=19$hash".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(user.email, "ada@example.com");
+    assert!(!user.email_verified);
+    assert_eq!(db.get_user(user.id).await.unwrap(), Some(user.clone()));
+    assert_eq!(db.get_user(new_id()).await.unwrap(), None);
+
+    let again = db
+        .create_user(NewUser {
+            email: "ada@example.com".into(),
+            name: "Other".into(),
+            password_hash: "x".into(),
+        })
+        .await;
+    assert!(matches!(again, Err(StorageError::Conflict(_))), "duplicate email is a conflict: {again:?}");
+
+    let creds = db.get_user_credentials("ada@example.com").await.unwrap().unwrap();
+    assert_eq!(creds.user, user);
+    assert_eq!(creds.password_hash.as_deref(), Some("$argon2id$v=19$hash"));
+    assert!(db.get_user_credentials("nobody@example.com").await.unwrap().is_none());
+
+    // A new password ends every session.
+    db.create_session(NewSession {
+        user_id: user.id,
+        token_hash: "pw-session".into(),
+        expires_at: now() + Duration::days(1),
+        ip_address: None,
+        user_agent: None,
+    })
+    .await
+    .unwrap();
+    db.set_password_and_revoke_sessions(user.id, "$argon2id$new").await.unwrap();
+    let creds = db.get_user_credentials("ada@example.com").await.unwrap().unwrap();
+    assert_eq!(creds.password_hash.as_deref(), Some("$argon2id$new"));
+    assert!(db.get_session_by_token_hash("pw-session").await.unwrap().is_none());
+}
+
+async fn sessions(db: &dyn Database) {
+    let alice = new_user(db, "alice@sessions.test").await;
+    let bob = new_user(db, "bob@sessions.test").await;
+    let expires = now() + Duration::days(30);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let s = db
+            .create_session(NewSession {
+                user_id: alice,
+                token_hash: format!("alice-{i}"),
+                expires_at: expires,
+                ip_address: Some("192.0.2.1".into()),
+                user_agent: Some("tests".into()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(s.user_id, alice);
+        assert_eq!(s.expires_at, expires);
+        assert_eq!(s.last_active_at, s.created_at);
+        ids.push(s.id);
+    }
+    let found = db.get_session_by_token_hash("alice-3").await.unwrap().unwrap();
+    assert_eq!(found.id, ids[3]);
+    assert_eq!(found.ip_address.as_deref(), Some("192.0.2.1"));
+    assert!(db.get_session_by_token_hash("nope").await.unwrap().is_none());
+
+    // Duplicate token hash is refused.
+    let dup = db
+        .create_session(NewSession {
+            user_id: bob,
+            token_hash: "alice-3".into(),
+            expires_at: expires,
+            ip_address: None,
+            user_agent: None,
+        })
+        .await;
+    assert!(matches!(dup, Err(StorageError::Conflict(_))));
+
+    let later = now() + Duration::minutes(5);
+    db.touch_session(ids[0], later).await.unwrap();
+    assert_eq!(db.get_session_by_token_hash("alice-0").await.unwrap().unwrap().last_active_at, later);
+
+    // Keyset pagination: newest first, two pages of 3 and 2, no overlap.
+    let first = db.list_sessions(alice, PageRequest::first(3)).await.unwrap();
+    assert_eq!(first.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![ids[4], ids[3], ids[2]]);
+    let cursor = crate::Cursor::decode(first.next_cursor.as_deref().unwrap()).unwrap();
+    let second = db
+        .list_sessions(alice, PageRequest { limit: 3, after: Some(cursor) })
+        .await
+        .unwrap();
+    assert_eq!(second.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![ids[1], ids[0]]);
+    assert!(second.next_cursor.is_none());
+    assert!(db.list_sessions(bob, PageRequest::default()).await.unwrap().items.is_empty());
+
+    // Only the owner can delete a session.
+    assert!(!db.delete_session(bob, ids[4]).await.unwrap());
+    assert!(db.delete_session(alice, ids[4]).await.unwrap());
+    assert!(!db.delete_session(alice, ids[4]).await.unwrap());
+    assert!(db.get_session_by_token_hash("alice-4").await.unwrap().is_none());
+
+    // Stale sessions: one expired, one idle.
+    db.create_session(NewSession {
+        user_id: bob,
+        token_hash: "bob-expired".into(),
+        expires_at: now() - Duration::seconds(1),
+        ip_address: None,
+        user_agent: None,
+    })
+    .await
+    .unwrap();
+    let idle = db
+        .create_session(NewSession {
+            user_id: bob,
+            token_hash: "bob-idle".into(),
+            expires_at: expires,
+            ip_address: None,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    db.touch_session(idle.id, now() - Duration::days(10)).await.unwrap();
+    let removed = db.delete_stale_sessions(now(), now() - Duration::days(7)).await.unwrap();
+    assert_eq!(removed, 2);
+    assert!(db.get_session_by_token_hash("bob-idle").await.unwrap().is_none());
+    assert!(db.get_session_by_token_hash("alice-3").await.unwrap().is_some());
+}
+
+async fn verifications(db: &dyn Database) {
+    let v = db
+        .create_verification("password-reset:x", "hash-1", now() + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(v.identifier, "password-reset:x");
+    let taken = db.take_verification("hash-1", now()).await.unwrap().unwrap();
+    assert_eq!(taken.id, v.id);
+    assert!(db.take_verification("hash-1", now()).await.unwrap().is_none(), "single use");
+
+    db.create_verification("password-reset:y", "hash-2", now() - Duration::seconds(1))
+        .await
+        .unwrap();
+    assert!(db.take_verification("hash-2", now()).await.unwrap().is_none(), "expired");
+    assert!(db.take_verification("hash-2", now()).await.unwrap().is_none(), "and gone");
+}
+
+async fn devices(db: &dyn Database) {
+    let owner = new_user(db, "owner@devices.test").await;
+    let other = new_user(db, "other@devices.test").await;
+
+    let cam = db.create_device(camera(owner, "Porch"), "token-porch").await.unwrap();
+    assert_eq!(cam.user_id, owner);
+    assert_eq!(cam.role, DeviceRole::Camera);
+    assert!(cam.is_camera);
+    assert_eq!(cam.status, DeviceStatus::Offline);
+    assert_eq!(cam.push_provider, Some(PushProvider::Fcm));
+    assert!(cam.last_seen_at.is_none());
+
+    let viewer = db
+        .create_device(
+            NewDevice {
+                user_id: owner,
+                name: "Phone".into(),
+                role: DeviceRole::Viewer,
+                platform: Platform::Ios,
+                app_version: None,
+                push_provider: None,
+                push_token: None,
+            },
+            "token-phone",
+        )
+        .await
+        .unwrap();
+    assert!(!viewer.is_camera);
+    assert_eq!(viewer.push_provider, None);
+
+    assert_eq!(db.get_device(owner, cam.id).await.unwrap(), Some(cam.clone()));
+    assert_eq!(db.get_device(other, cam.id).await.unwrap(), None, "another owner's id is unknown");
+    assert_eq!(db.get_device_by_token_hash("token-porch").await.unwrap(), Some(cam.clone()));
+    assert!(db.get_device_by_token_hash("token-none").await.unwrap().is_none());
+    assert!(matches!(
+        db.create_device(camera(other, "Dup token"), "token-porch").await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(db.list_devices(other, PageRequest::default()).await.unwrap().items.is_empty(), "failed create left nothing");
+
+    let page = db.list_devices(owner, PageRequest::first(1)).await.unwrap();
+    assert_eq!(page.items[0].id, viewer.id);
+    let rest = db
+        .list_devices(
+            owner,
+            PageRequest { limit: 1, after: Some(crate::Cursor::decode(page.next_cursor.as_deref().unwrap()).unwrap()) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items[0].id, cam.id);
+    assert!(rest.next_cursor.is_none());
+
+    // Patch: only the given fields change; a nullable one can be cleared.
+    let patched = db
+        .update_device(
+            owner,
+            cam.id,
+            DevicePatch { name: Some("Front door".into()), app_version: Some(None), ..Default::default() },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(patched.name, "Front door");
+    assert_eq!(patched.app_version, None);
+    assert_eq!(patched.push_provider, Some(PushProvider::Fcm));
+    assert!(patched.updated_at >= cam.updated_at);
+    let cleared = db
+        .update_device(
+            owner,
+            cam.id,
+            DevicePatch { push_provider: Some(None), push_token: Some(None), ..Default::default() },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cleared.push_provider, None);
+    assert_eq!(cleared.name, "Front door");
+    assert!(db
+        .update_device(other, cam.id, DevicePatch { name: Some("stolen".into()), ..Default::default() })
+        .await
+        .unwrap()
+        .is_none());
+
+    // Delete: not by another owner; then the token stops resolving.
+    assert!(!db.delete_device(other, cam.id).await.unwrap());
+    assert!(db.delete_device(owner, cam.id).await.unwrap());
+    assert!(db.get_device(owner, cam.id).await.unwrap().is_none());
+    assert!(db.get_device_by_token_hash("token-porch").await.unwrap().is_none());
+    assert!(!db.delete_device(owner, cam.id).await.unwrap());
+}
+
+async fn audit_logs(db: &dyn Database) {
+    let owner = new_user(db, "owner@audit.test").await;
+    let other = new_user(db, "other@audit.test").await;
+    for i in 0..3 {
+        db.insert_audit_log(
+            NewAuditLog::new("device.create")
+                .owner(owner)
+                .target("device", format!("d{i}"))
+                .metadata(json!({"n": i}))
+                .ip(Some("198.51.100.7".into())),
+        )
+        .await
+        .unwrap();
+    }
+    // Unknown actor: no owner at all.
+    db.insert_audit_log(NewAuditLog::new("auth.sign_in_failed").metadata(json!({"reason": "unknown_email"})))
+        .await
+        .unwrap();
+
+    let page = db.list_audit_logs(owner, PageRequest::first(2)).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.items[0].target_id.as_deref(), Some("d2"));
+    assert_eq!(page.items[0].metadata, json!({"n": 2}));
+    assert_eq!(page.items[0].ip_address.as_deref(), Some("198.51.100.7"));
+    assert_eq!(page.items[0].action, "device.create");
+    assert!(page.next_cursor.is_some());
+    assert!(db.list_audit_logs(other, PageRequest::default()).await.unwrap().items.is_empty());
+}

@@ -1,0 +1,72 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{
+    AuditLog, Device, DevicePatch, NewAuditLog, NewDevice, NewSession, NewUser, Page, PageRequest,
+    Session, StorageResult, User, UserCredentials, Verification,
+};
+
+/// Everything SecureCam keeps, behind one interface with a backend per database.
+///
+/// Ownership is part of every signature that reads or changes a user's rows: a method that
+/// takes `owner` only ever sees that owner's rows, so an id of another owner behaves exactly
+/// like an id that does not exist (the API turns both into 404).
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    /// Which backend this is, for logs and metrics: `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StorageResult<()>;
+
+    /// Reachable and fully migrated (for `/readyz`).
+    async fn ready(&self) -> StorageResult<bool>;
+
+    /// Closes the pool after in-flight queries finish.
+    async fn close(&self);
+
+    // ---- users ----
+
+    /// Creates a user; `Conflict` when the email is taken.
+    async fn create_user(&self, user: NewUser) -> StorageResult<User>;
+    async fn get_user(&self, id: Uuid) -> StorageResult<Option<User>>;
+    async fn get_user_credentials(&self, email: &str) -> StorageResult<Option<UserCredentials>>;
+    /// Sets a new password hash and ends every session of the user, in one transaction.
+    async fn set_password_and_revoke_sessions(&self, user_id: Uuid, password_hash: &str) -> StorageResult<()>;
+
+    // ---- sessions ----
+
+    async fn create_session(&self, session: NewSession) -> StorageResult<Session>;
+    async fn get_session_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Session>>;
+    /// Records activity for the idle timeout.
+    async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> StorageResult<()>;
+    async fn list_sessions(&self, user_id: Uuid, page: PageRequest) -> StorageResult<Page<Session>>;
+    /// Deletes one session of the user; false when the user has no such session.
+    async fn delete_session(&self, user_id: Uuid, id: Uuid) -> StorageResult<bool>;
+    /// Removes sessions past their absolute expiry or idle since before `idle_before`.
+    async fn delete_stale_sessions(&self, now: DateTime<Utc>, idle_before: DateTime<Utc>) -> StorageResult<u64>;
+
+    // ---- one-time secrets ----
+
+    async fn create_verification(&self, identifier: &str, value_hash: &str, expires_at: DateTime<Utc>) -> StorageResult<Verification>;
+    /// Deletes and returns the secret with this hash if it exists and has not expired:
+    /// a secret can be used once, even by two concurrent requests.
+    async fn take_verification(&self, value_hash: &str, now: DateTime<Utc>) -> StorageResult<Option<Verification>>;
+
+    // ---- devices ----
+
+    /// Creates a device and its first token (hash) in one transaction.
+    async fn create_device(&self, device: NewDevice, token_hash: &str) -> StorageResult<Device>;
+    async fn get_device(&self, owner: Uuid, id: Uuid) -> StorageResult<Option<Device>>;
+    async fn get_device_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Device>>;
+    async fn list_devices(&self, owner: Uuid, page: PageRequest) -> StorageResult<Page<Device>>;
+    async fn update_device(&self, owner: Uuid, id: Uuid, patch: DevicePatch) -> StorageResult<Option<Device>>;
+    /// Deletes a device: its tokens and links go with it, its open stream sessions end.
+    async fn delete_device(&self, owner: Uuid, id: Uuid) -> StorageResult<bool>;
+
+    // ---- audit ----
+
+    async fn insert_audit_log(&self, entry: NewAuditLog) -> StorageResult<()>;
+    async fn list_audit_logs(&self, owner: Uuid, page: PageRequest) -> StorageResult<Page<AuditLog>>;
+}

@@ -1,0 +1,32 @@
+//! SecureCam's domain types and the [`Database`] trait.
+//!
+//! One crate per backend (`securecam-storage-sqlite`, `securecam-storage-postgres`) implements
+//! the trait with its own SQL and migrations; everything above storage talks to
+//! `Arc<dyn Database>` and never knows which one it has.
+
+mod database;
+mod error;
+pub mod models;
+mod page;
+mod text_enum;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use database::Database;
+pub use error::{StorageError, StorageResult};
+pub use models::*;
+pub use page::{Cursor, Page, PageRequest};
+
+/// A new time-ordered id. Every row id is a UUIDv7, so ordering by id is ordering by creation
+/// time, which is what keyset pagination relies on.
+pub fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
+
+/// The current time, truncated to microseconds: both databases keep microseconds, so a value
+/// that went through the database compares equal to the one that was written.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().trunc_subsecs(6)
+}

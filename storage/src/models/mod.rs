@@ -1,0 +1,12 @@
+//! Domain types, one file per resource. They are what the database rows decode into and,
+//! where the API shows them, what it serialises.
+
+mod audit;
+mod device;
+mod session;
+mod user;
+
+pub use audit::*;
+pub use device::*;
+pub use session::*;
+pub use user::*;
