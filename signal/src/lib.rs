@@ -1,1 +1,18 @@
-//! signal
+//! SecureCam's signal service: the HTTP API of `../shared/API.md` (accounts, devices, audit
+//! so far) and, in later issues, WebSocket signalling.
+//!
+//! [`router`] builds the axum router and the OpenAPI document generated from the handlers;
+//! the `securecam` binary serves it.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod mail;
+pub mod pagination;
+pub mod routes;
+pub mod state;
+
+pub use config::SignalConfig;
+pub use routes::router;
+pub use state::AppState;

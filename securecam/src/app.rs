@@ -1,0 +1,182 @@
+//! Start-up and shutdown of a SecureCam server: build everything from [`Settings`], bind the
+//! listener (port 0 in tests), run until a shutdown future resolves, then drain and close.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use securecam_signal::mail::{LogMailer, Mailer, SmtpMailer};
+use securecam_signal::routes::ops;
+use securecam_signal::AppState;
+use securecam_storage::Database;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::components::Component;
+use crate::settings::Settings;
+use crate::{database, keys, telemetry};
+
+/// JSON API bodies are small; anything bigger is refused before it is read.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often expired sessions are swept out.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: Arc<dyn Database>,
+    components: Vec<Component>,
+    public_url: String,
+}
+
+impl Application {
+    /// Everything but the mailer from settings: SMTP when configured, else the log.
+    pub async fn build(settings: Settings, components: Vec<Component>) -> anyhow::Result<Self> {
+        let mailer: Arc<dyn Mailer> = match &settings.smtp {
+            Some(smtp) => Arc::new(SmtpMailer::new(smtp).context("SMTP settings")?),
+            None => Arc::new(LogMailer),
+        };
+        Self::build_with_mailer(settings, components, mailer).await
+    }
+
+    pub async fn build_with_mailer(
+        settings: Settings,
+        components: Vec<Component>,
+        mailer: Arc<dyn Mailer>,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+        let database_url = settings.database_url();
+        let db = database::open(&database_url).await?;
+        if settings.auto_migrate {
+            db.migrate().await.context("applying migrations")?;
+        }
+        // Created now so the first start leaves them in place; the relay issue uses them.
+        let _keys = keys::load_or_create(&settings.data_dir)?;
+
+        let mut router = Router::new().merge(ops::router(db.clone(), telemetry::metrics_handle()));
+        if components.contains(&Component::Signal) {
+            let state = AppState::new(db.clone(), settings.signal_config(), mailer)?;
+            let (api, openapi) = securecam_signal::router(state);
+            let openapi_json = openapi.clone();
+            router = router
+                .merge(api)
+                .route("/openapi.json", get(move || async move { Json(openapi_json) }))
+                .merge(Scalar::with_url("/docs", openapi));
+        }
+        for component in &components {
+            if *component != Component::Signal {
+                tracing::info!(component = %component, "component enabled; it has no work in this version yet");
+            }
+        }
+        let router = router
+            .route_layer(middleware::from_fn(ops::track_metrics))
+            .fallback(securecam_signal::routes::not_found)
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+            .layer(CatchPanicLayer::new())
+            .layer(TraceLayer::new_for_http());
+
+        let listener = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("binding {}", settings.http_addr))?;
+        tracing::debug!(database = %database::redact_url(&database_url), backend = db.backend(), "database open");
+        Ok(Application {
+            listener,
+            router,
+            db,
+            components,
+            public_url: settings.public_url(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn db(&self) -> Arc<dyn Database> {
+        self.db.clone()
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests
+    /// finish, stops background tasks and closes the database.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let sweeper = tokio::spawn(sweep_sessions(self.db.clone(), stop_rx.clone()));
+
+        let names: Vec<&str> = self.components.iter().map(|c| c.name()).collect();
+        tracing::info!(
+            components = %names.join(","),
+            listen = %self.local_addr(),
+            "SecureCam is running: open {}",
+            self.public_url
+        );
+        let serve = axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+        });
+        let result = serve.await;
+        let _ = stop_tx.send(true);
+        let _ = sweeper.await;
+        self.db.close().await;
+        tracing::info!("stopped");
+        result.context("HTTP server")
+    }
+}
+
+/// Deletes sessions past their absolute lifetime or idle timeout, hourly, until stopped.
+async fn sweep_sessions(db: Arc<dyn Database>, mut stop: watch::Receiver<bool>) {
+    let idle = chrono::Duration::days(7);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
+            _ = stop.changed() => return,
+        }
+        let now = securecam_storage::now();
+        match db.delete_stale_sessions(now, now - idle).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "swept stale sessions"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "session sweep failed"),
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

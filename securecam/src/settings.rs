@@ -1,0 +1,191 @@
+//! Typed settings: built-in defaults, then an optional TOML file (`--config`), then
+//! `SECURECAM_*` environment variables (nested keys with `__`, e.g. `SECURECAM_SMTP__HOST`).
+//! Secrets are `SecretString`s: Debug output and logs show `[REDACTED]`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use securecam_signal::mail::SmtpConfig;
+use securecam_signal::SignalConfig;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Where the HTTP API listens.
+    pub http_addr: SocketAddr,
+    /// Where the SQLite database, clips and keys live by default.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default `sqlite://<data dir>/securecam.db`.
+    pub database_url: Option<SecretString>,
+    /// `file://…` or `s3://bucket/prefix`; default `file://<data dir>/objects`.
+    pub storage_url: Option<String>,
+    /// The URL clients reach, used in links and endpoints; default `http://localhost:<port>`.
+    pub public_url: Option<String>,
+    /// The one UDP port of the media relay.
+    pub relay_udp_port: u16,
+    /// Lets webhooks and Web Push reach loopback and private addresses (tests, LAN set-ups).
+    pub allow_private_targets: bool,
+    /// Apply pending migrations at start-up (the embedded default); production may run
+    /// `securecam migrate` as a separate step instead.
+    pub auto_migrate: bool,
+    /// `text` (default) or `json` log lines.
+    pub log_format: LogFormat,
+    pub smtp: Option<SmtpConfig>,
+    pub turn: TurnConfig,
+    pub signal: SignalConfig,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The TURN servers clients are offered (coturn with the TURN REST shared secret).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TurnConfig {
+    /// Comma-separated `turn:` / `stun:` URLs.
+    pub urls: Option<String>,
+    pub secret: Option<SecretString>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            http_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            storage_url: None,
+            public_url: None,
+            relay_udp_port: 8189,
+            allow_private_targets: false,
+            auto_migrate: true,
+            log_format: LogFormat::Text,
+            smtp: None,
+            turn: TurnConfig::default(),
+            signal: SignalConfig::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults → `config_file` (if given; it must exist) → `SECURECAM_*` environment.
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<Settings> {
+        Self::from_figment(Self::figment(config_file)?)
+    }
+
+    pub fn figment(config_file: Option<&Path>) -> anyhow::Result<Figment> {
+        let mut figment = Figment::new();
+        if let Some(path) = config_file {
+            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+            figment = figment.merge(Toml::file(path));
+        }
+        Ok(figment.merge(Env::prefixed("SECURECAM_").split("__")))
+    }
+
+    pub fn from_figment(figment: Figment) -> anyhow::Result<Settings> {
+        let settings: Settings = figment.extract()?;
+        if !settings.signal.argon2.meets_minimum() {
+            anyhow::bail!("signal.argon2 parameters are below OWASP's minimum (m=19456, t=2, p=1)");
+        }
+        Ok(settings)
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose_secret().to_string(),
+            None => format!("sqlite://{}", self.data_dir.join("securecam.db").display()),
+        }
+    }
+
+    pub fn storage_url(&self) -> String {
+        self.storage_url
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", self.data_dir.join("objects").display()))
+    }
+
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://localhost:{}", self.http_addr.port()),
+        }
+    }
+
+    /// The signal service's configuration, with the server-wide values filled in.
+    pub fn signal_config(&self) -> SignalConfig {
+        SignalConfig {
+            public_url: self.public_url(),
+            ..self.signal.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            let defaults = Settings::load(None).unwrap();
+            assert_eq!(defaults.http_addr.port(), 8080);
+            assert_eq!(defaults.database_url(), "sqlite://./data/securecam.db");
+            assert_eq!(defaults.storage_url(), "file://./data/objects");
+            assert_eq!(defaults.public_url(), "http://localhost:8080");
+            assert!(!defaults.allow_private_targets);
+
+            jail.create_file(
+                "securecam.toml",
+                r#"
+                    http_addr = "127.0.0.1:9000"
+                    data_dir = "/var/lib/securecam"
+                    public_url = "https://cam.example/"
+                    [signal]
+                    session_idle_timeout = 600
+                    [smtp]
+                    host = "mail.example"
+                    from = "SecureCam <cam@example.org>"
+                    password = "file-secret"
+                "#,
+            )?;
+            jail.set_env("SECURECAM_HTTP_ADDR", "127.0.0.1:9100");
+            jail.set_env("SECURECAM_DATABASE_URL", "postgres://app:pw@db/securecam");
+            jail.set_env("SECURECAM_ALLOW_PRIVATE_TARGETS", "true");
+            jail.set_env("SECURECAM_SIGNAL__TRUST_FORWARDED_FOR", "true");
+            let s = Settings::load(Some(Path::new("securecam.toml"))).unwrap();
+            assert_eq!(s.http_addr.port(), 9100, "environment beats file");
+            assert_eq!(s.data_dir, PathBuf::from("/var/lib/securecam"), "file beats defaults");
+            assert_eq!(s.storage_url(), "file:///var/lib/securecam/objects");
+            assert_eq!(s.public_url(), "https://cam.example");
+            assert_eq!(s.signal_config().public_url, "https://cam.example");
+            assert_eq!(s.signal.session_idle_timeout.as_secs(), 600);
+            assert!(s.signal.trust_forwarded_for);
+            assert!(s.allow_private_targets);
+            assert_eq!(s.database_url(), "postgres://app:pw@db/securecam");
+
+            // Secrets never show in Debug output.
+            let debug = format!("{s:?}");
+            assert!(!debug.contains("app:pw"), "{debug}");
+            assert!(!debug.contains("file-secret"), "{debug}");
+            assert!(debug.contains("REDACTED"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_or_weak_argon2_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            assert!(Settings::load(Some(Path::new("nope.toml"))).is_err());
+            jail.set_env("SECURECAM_SIGNAL__ARGON2__MEMORY_KIB", "1024");
+            assert!(Settings::load(None).is_err());
+            Ok(())
+        });
+    }
+}

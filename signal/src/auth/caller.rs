@@ -1,0 +1,123 @@
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use chrono::Duration;
+use securecam_storage::{now, Device, Session};
+use uuid::Uuid;
+
+use super::tokens::{self, DEVICE_TOKEN_PREFIX, USER_TOKEN_PREFIX};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Activity is written back at most this often, so authenticated reads stay reads.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// Whoever presented a valid bearer token.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A signed-in user (user token).
+    User { session: Session },
+    /// A device acting for itself and its owner's rights over it (device token).
+    Device { device: Device },
+}
+
+impl Caller {
+    /// The user whose rows this caller may see.
+    pub fn owner_id(&self) -> Uuid {
+        match self {
+            Caller::User { session } => session.user_id,
+            Caller::Device { device } => device.user_id,
+        }
+    }
+
+    pub fn device_id(&self) -> Option<Uuid> {
+        match self {
+            Caller::User { .. } => None,
+            Caller::Device { device } => Some(device.id),
+        }
+    }
+}
+
+/// A caller that must be a signed-in user: a device token gets 403.
+#[derive(Debug, Clone)]
+pub struct UserCaller {
+    pub session: Session,
+}
+
+impl UserCaller {
+    pub fn user_id(&self) -> Uuid {
+        self.session.user_id
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token>"))?;
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+    let (scheme, token) = text
+        .split_once(' ')
+        .ok_or_else(|| ApiError::unauthorized("malformed Authorization header"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::unauthorized("expected a Bearer token"));
+    }
+    Ok(token.trim())
+}
+
+/// Resolves a token to its caller; any failure is the same 401.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let invalid = || ApiError::unauthorized("invalid or expired token");
+    let hash = tokens::hash(token);
+    if token.starts_with(USER_TOKEN_PREFIX) {
+        let session = state
+            .db()
+            .get_session_by_token_hash(&hash)
+            .await?
+            .ok_or_else(invalid)?;
+        let at = now();
+        let idle = Duration::from_std(state.config().session_idle_timeout).unwrap_or(Duration::MAX);
+        if session.expires_at <= at || session.last_active_at + idle <= at {
+            return Err(invalid());
+        }
+        if (at - session.last_active_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+            state.db().touch_session(session.id, at).await?;
+        }
+        Ok(Caller::User { session })
+    } else if token.starts_with(DEVICE_TOKEN_PREFIX) {
+        let device = state
+            .db()
+            .get_device_by_token_hash(&hash)
+            .await?
+            .ok_or_else(invalid)?;
+        Ok(Caller::Device { device })
+    } else {
+        Err(invalid())
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let caller = authenticate(state, bearer(parts)?).await?;
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+impl FromRequestParts<AppState> for UserCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::User { session } => Ok(UserCaller { session }),
+            Caller::Device { .. } => Err(ApiError::forbidden("this endpoint needs a user token, not a device token")),
+        }
+    }
+}

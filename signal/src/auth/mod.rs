@@ -1,0 +1,9 @@
+//! Credentials: opaque bearer tokens, argon2id passwords, sign-in rate limits, and the
+//! extractors that tell a handler who is calling.
+
+mod caller;
+pub mod password;
+pub mod rate_limit;
+pub mod tokens;
+
+pub use caller::{Caller, UserCaller};

@@ -1,0 +1,124 @@
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What the signal service needs from the server's settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SignalConfig {
+    /// The URL clients reach, used in links (password reset, pairing).
+    pub public_url: String,
+    /// Absolute lifetime of a user session.
+    #[serde(with = "seconds")]
+    pub session_lifetime: Duration,
+    /// A session unused for this long stops working.
+    #[serde(with = "seconds")]
+    pub session_idle_timeout: Duration,
+    /// How long a password-reset link works.
+    #[serde(with = "seconds")]
+    pub password_reset_lifetime: Duration,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    pub rate_limits: RateLimits,
+    /// argon2id cost; the defaults are OWASP's minimum and lower values are refused.
+    pub argon2: Argon2Config,
+}
+
+impl Default for SignalConfig {
+    fn default() -> Self {
+        SignalConfig {
+            public_url: "http://localhost:8080".to_string(),
+            session_lifetime: Duration::from_secs(30 * 24 * 3600),
+            session_idle_timeout: Duration::from_secs(7 * 24 * 3600),
+            password_reset_lifetime: Duration::from_secs(3600),
+            trust_forwarded_for: false,
+            rate_limits: RateLimits::default(),
+            argon2: Argon2Config::default(),
+        }
+    }
+}
+
+/// Sliding-window limits: at most `max` in `window_seconds`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Limit {
+    pub max: u32,
+    pub window_seconds: u64,
+}
+
+impl Limit {
+    pub const fn new(max: u32, window_seconds: u64) -> Self {
+        Limit { max, window_seconds }
+    }
+
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(self.window_seconds)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimits {
+    /// Sign-in attempts from one IP address.
+    pub sign_in_per_ip: Limit,
+    /// Failed sign-ins for one account, wherever they come from.
+    pub sign_in_failures_per_account: Limit,
+    /// Sign-ups from one IP address.
+    pub sign_up_per_ip: Limit,
+    /// Password-reset requests from one IP address.
+    pub password_reset_per_ip: Limit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            sign_in_per_ip: Limit::new(30, 60),
+            sign_in_failures_per_account: Limit::new(5, 15 * 60),
+            sign_up_per_ip: Limit::new(20, 10 * 60),
+            password_reset_per_ip: Limit::new(10, 10 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Argon2Config {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Argon2Config {
+    /// OWASP's minimum for argon2id: m = 19 MiB, t = 2, p = 1.
+    pub const OWASP_MINIMUM: Argon2Config = Argon2Config {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+
+    pub fn meets_minimum(&self) -> bool {
+        self.memory_kib >= Self::OWASP_MINIMUM.memory_kib
+            && self.iterations >= Self::OWASP_MINIMUM.iterations
+            && self.parallelism >= 1
+    }
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Self::OWASP_MINIMUM
+    }
+}
+
+/// Durations are written as whole seconds in files and environment variables.
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}

@@ -1,0 +1,403 @@
+//! Accounts: sign-up, sign-in, sign-out, sessions, password reset (tables `users`, `session`,
+//! `verification`).
+
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use securecam_storage::{now, NewAuditLog, NewSession, NewUser, Page, SessionInfo, StorageError, User};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::rate_limit::retry_after_secs;
+use crate::auth::tokens::{self, RESET_TOKEN_PREFIX, USER_TOKEN_PREFIX};
+use crate::auth::UserCaller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo};
+use crate::mail::Mail;
+use crate::pagination::ListQuery;
+use crate::state::AppState;
+
+const MIN_PASSWORD_LEN: usize = 8;
+const MAX_PASSWORD_LEN: usize = 256;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignUpRequest {
+    pub email: String,
+    /// 8 to 256 characters.
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// A new session's credential, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewSessionToken {
+    pub id: Uuid,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthResponse {
+    pub user: User,
+    pub session: NewSessionToken,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CurrentSession {
+    pub id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub user: User,
+    pub session: CurrentSession,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordResetConfirm {
+    pub token: String,
+    pub new_password: String,
+}
+
+/// Emails compare case-insensitively; they are kept lower-cased.
+fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn validate_email(email: &str) -> ApiResult<()> {
+    let valid = email.len() <= 320
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
+        && !email.chars().any(char::is_whitespace);
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("email is not a valid address"))
+    }
+}
+
+fn validate_password(password: &str) -> ApiResult<()> {
+    let len = password.chars().count();
+    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
+        return Err(ApiError::invalid(format!(
+            "password must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid("name must be 1 to 200 characters"));
+    }
+    Ok(name.to_string())
+}
+
+fn rate_limited(result: Result<(), std::time::Duration>) -> ApiResult<()> {
+    result.map_err(|wait| ApiError::too_many_requests(retry_after_secs(wait)))
+}
+
+fn ip_key(client: &ClientInfo) -> String {
+    client.ip_string().unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Opens a session for `user` and returns its token, shown this once.
+async fn open_session(state: &AppState, user: &User, client: &ClientInfo) -> ApiResult<NewSessionToken> {
+    let token = tokens::generate(USER_TOKEN_PREFIX);
+    let lifetime = Duration::from_std(state.config().session_lifetime).map_err(anyhow::Error::from)?;
+    let session = state
+        .db()
+        .create_session(NewSession {
+            user_id: user.id,
+            token_hash: tokens::hash(&token),
+            expires_at: now() + lifetime,
+            ip_address: client.ip_string(),
+            user_agent: client.user_agent.clone(),
+        })
+        .await?;
+    Ok(NewSessionToken {
+        id: session.id,
+        token,
+        expires_at: session.expires_at,
+    })
+}
+
+/// Create an account and sign in.
+#[utoipa::path(post, path = "/api/v1/auth/sign-up", tag = "auth", request_body = SignUpRequest,
+    responses((status = 201, body = AuthResponse), (status = 409, description = "`email_taken`", body = Problem),
+              (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn sign_up(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<SignUpRequest>,
+) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
+    rate_limited(state.limits().sign_up_per_ip.hit(&ip_key(&client), Instant::now()))?;
+    let email = normalize_email(&body.email);
+    validate_email(&email)?;
+    validate_password(&body.password)?;
+    let name = validate_name(&body.name)?;
+    let password_hash = state.passwords().hash(body.password).await?;
+    let user = match state.db().create_user(NewUser { email, name, password_hash }).await {
+        Ok(user) => user,
+        Err(StorageError::Conflict(_)) => {
+            return Err(ApiError::conflict("email_taken", "an account with this email exists"))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let session = open_session(&state, &user, &client).await?;
+    state
+        .audit(
+            NewAuditLog::new("auth.sign_up")
+                .owner(user.id)
+                .target("user", user.id)
+                .ip(client.ip_string()),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(AuthResponse { user, session })))
+}
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth", request_body = SignInRequest,
+    responses((status = 200, body = AuthResponse),
+              (status = 401, description = "`invalid_credentials`", body = Problem),
+              (status = 429, description = "too many attempts from this address or for this account; see Retry-After", body = Problem)))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<SignInRequest>,
+) -> ApiResult<Json<AuthResponse>> {
+    let limits = state.limits();
+    let email = normalize_email(&body.email);
+    let account_key = format!("account:{email}");
+    let at = Instant::now();
+    rate_limited(limits.sign_in_per_ip.hit(&ip_key(&client), at))?;
+    rate_limited(limits.sign_in_failures_per_account.check(&account_key, at))?;
+
+    let credentials = state.db().get_user_credentials(&email).await?;
+    let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
+    // Verify even when there is no such account, against a dummy hash: same cost, same time.
+    let ok = state.passwords().verify(body.password, stored).await?;
+    match (ok, credentials) {
+        (true, Some(credentials)) => {
+            limits.sign_in_failures_per_account.clear(&account_key);
+            let user = credentials.user;
+            let session = open_session(&state, &user, &client).await?;
+            state
+                .audit(
+                    NewAuditLog::new("auth.sign_in")
+                        .owner(user.id)
+                        .target("session", session.id)
+                        .ip(client.ip_string())
+                        .metadata(json!({"user_agent": client.user_agent})),
+                )
+                .await?;
+            Ok(Json(AuthResponse { user, session }))
+        }
+        (_, credentials) => {
+            limits.sign_in_failures_per_account.record(&account_key, at);
+            let mut entry = NewAuditLog::new("auth.sign_in_failed").ip(client.ip_string());
+            entry = match credentials {
+                Some(c) => entry
+                    .owner(c.user.id)
+                    .target("user", c.user.id)
+                    .metadata(json!({"reason": "wrong_password"})),
+                None => entry.metadata(json!({"reason": "unknown_email"})),
+            };
+            state.audit(entry).await?;
+            Err(ApiError::client(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "email or password is wrong",
+            ))
+        }
+    }
+}
+
+/// End the current session; its token stops working at once.
+#[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem)))]
+pub async fn sign_out(State(state): State<AppState>, caller: UserCaller, client: ClientInfo) -> ApiResult<StatusCode> {
+    state.db().delete_session(caller.user_id(), caller.session.id).await?;
+    state
+        .audit(
+            NewAuditLog::new("auth.sign_out")
+                .owner(caller.user_id())
+                .target("session", caller.session.id)
+                .ip(client.ip_string()),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user and the session of this token.
+#[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = SessionResponse), (status = 401, body = Problem)))]
+pub async fn current_session(State(state): State<AppState>, caller: UserCaller) -> ApiResult<Json<SessionResponse>> {
+    let user = state
+        .db()
+        .get_user(caller.user_id())
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
+    let s = caller.session;
+    Ok(Json(SessionResponse {
+        user,
+        session: CurrentSession {
+            id: s.id,
+            expires_at: s.expires_at,
+            ip_address: s.ip_address,
+            user_agent: s.user_agent,
+        },
+    }))
+}
+
+/// The caller's sessions, newest first.
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<SessionInfo>), (status = 401, body = Problem)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    caller: UserCaller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Page<SessionInfo>>> {
+    let page = state.db().list_sessions(caller.user_id(), query.page()?).await?;
+    let current = caller.session.id;
+    Ok(Json(page.map(|s| s.info(current))))
+}
+
+/// Revoke one of the caller's sessions.
+#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 204), (status = 404, body = Problem)))]
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    caller: UserCaller,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "session")?;
+    if !state.db().delete_session(caller.user_id(), id).await? {
+        return Err(ApiError::not_found("session"));
+    }
+    state
+        .audit(
+            NewAuditLog::new("auth.session_revoke")
+                .owner(caller.user_id())
+                .target("session", id)
+                .ip(client.ip_string()),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ask for a password-reset link. Always 202, whether or not the account exists.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/request", tag = "auth", request_body = PasswordResetRequest,
+    responses((status = 202), (status = 429, body = Problem)))]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<PasswordResetRequest>,
+) -> ApiResult<StatusCode> {
+    rate_limited(state.limits().password_reset_per_ip.hit(&ip_key(&client), Instant::now()))?;
+    let email = normalize_email(&body.email);
+    // The answer must not depend on whether the account exists, in content or in time: the
+    // lookup, the token and the mail happen after the response, in the background.
+    tokio::spawn(async move {
+        if let Err(err) = send_reset_link(&state, &email, &client).await {
+            tracing::error!(error = ?err, "password reset mail failed");
+        }
+    });
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn send_reset_link(state: &AppState, email: &str, client: &ClientInfo) -> anyhow::Result<()> {
+    let Some(credentials) = state.db().get_user_credentials(email).await? else {
+        return Ok(());
+    };
+    let user = credentials.user;
+    let token = tokens::generate(RESET_TOKEN_PREFIX);
+    let lifetime = Duration::from_std(state.config().password_reset_lifetime)?;
+    state
+        .db()
+        .create_verification(&format!("password-reset:{}", user.id), &tokens::hash(&token), now() + lifetime)
+        .await?;
+    state
+        .db()
+        .insert_audit_log(
+            NewAuditLog::new("auth.password_reset_request")
+                .owner(user.id)
+                .target("user", user.id)
+                .ip(client.ip_string()),
+        )
+        .await?;
+    let link = format!(
+        "{}/reset-password?token={token}",
+        state.config().public_url.trim_end_matches('/')
+    );
+    let minutes = lifetime.num_minutes();
+    state
+        .mailer()
+        .send(Mail {
+            to: user.email.clone(),
+            subject: "Reset your SecureCam password".to_string(),
+            body: format!(
+                "Someone asked to reset the password of your SecureCam account.\n\n\
+                 To choose a new password, open this link within {minutes} minutes:\n{link}\n\n\
+                 Your reset token: {token}\n\n\
+                 If it was not you, ignore this message; your password stays as it is.\n"
+            ),
+        })
+        .await
+}
+
+/// Set a new password with a reset token; every session of the account ends.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = PasswordResetConfirm,
+    responses((status = 204), (status = 400, description = "`invalid_reset_token`: unknown, used or expired", body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<PasswordResetConfirm>,
+) -> ApiResult<StatusCode> {
+    validate_password(&body.new_password)?;
+    let invalid = || ApiError::bad_request("invalid_reset_token", "the reset token is unknown, used or expired");
+    let verification = state
+        .db()
+        .take_verification(&tokens::hash(body.token.trim()), now())
+        .await?
+        .ok_or_else(invalid)?;
+    let user_id = verification
+        .identifier
+        .strip_prefix("password-reset:")
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(invalid)?;
+    let hash = state.passwords().hash(body.new_password).await?;
+    state.db().set_password_and_revoke_sessions(user_id, &hash).await?;
+    state
+        .audit(
+            NewAuditLog::new("auth.password_reset")
+                .owner(user_id)
+                .target("user", user_id)
+                .ip(client.ip_string()),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

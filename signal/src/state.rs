@@ -1,0 +1,83 @@
+use std::sync::Arc;
+
+use securecam_storage::{Database, NewAuditLog};
+
+use crate::auth::password::PasswordHasher;
+use crate::auth::rate_limit::RateLimiter;
+use crate::config::SignalConfig;
+use crate::mail::Mailer;
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<dyn Database>,
+    config: SignalConfig,
+    passwords: PasswordHasher,
+    limits: Limiters,
+    mailer: Arc<dyn Mailer>,
+}
+
+/// One limiter per rule of `config.rate_limits`.
+pub struct Limiters {
+    pub sign_in_per_ip: RateLimiter,
+    pub sign_in_failures_per_account: RateLimiter,
+    pub sign_up_per_ip: RateLimiter,
+    pub password_reset_per_ip: RateLimiter,
+}
+
+impl AppState {
+    pub fn new(db: Arc<dyn Database>, config: SignalConfig, mailer: Arc<dyn Mailer>) -> anyhow::Result<Self> {
+        let passwords = PasswordHasher::new(config.argon2)?;
+        let r = &config.rate_limits;
+        let limits = Limiters {
+            sign_in_per_ip: RateLimiter::new(r.sign_in_per_ip),
+            sign_in_failures_per_account: RateLimiter::new(r.sign_in_failures_per_account),
+            sign_up_per_ip: RateLimiter::new(r.sign_up_per_ip),
+            password_reset_per_ip: RateLimiter::new(r.password_reset_per_ip),
+        };
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                db,
+                config,
+                passwords,
+                limits,
+                mailer,
+            }),
+        })
+    }
+
+    pub fn db(&self) -> &dyn Database {
+        self.inner.db.as_ref()
+    }
+
+    pub fn db_arc(&self) -> Arc<dyn Database> {
+        self.inner.db.clone()
+    }
+
+    pub fn config(&self) -> &SignalConfig {
+        &self.inner.config
+    }
+
+    pub fn passwords(&self) -> &PasswordHasher {
+        &self.inner.passwords
+    }
+
+    pub fn limits(&self) -> &Limiters {
+        &self.inner.limits
+    }
+
+    pub fn mailer(&self) -> Arc<dyn Mailer> {
+        self.inner.mailer.clone()
+    }
+
+    /// Writes an audit row. A failure to audit fails the request: a sensitive action that
+    /// cannot be recorded must not look as if it went through unnoticed.
+    pub async fn audit(&self, entry: NewAuditLog) -> Result<(), crate::error::ApiError> {
+        self.db().insert_audit_log(entry).await?;
+        Ok(())
+    }
+}
