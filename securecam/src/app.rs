@@ -56,6 +56,19 @@ impl Application {
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+        if let Some(dir) = settings.storage_url().strip_prefix("file://") {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating object directory {dir}"))?;
+        }
+        // Bind first: with port 0 (tests) the links the API hands out need the real port.
+        let listener = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("binding {}", settings.http_addr))?;
+        let mut settings = settings;
+        if settings.public_url.is_none() {
+            let port = listener.local_addr()?.port();
+            settings.public_url = Some(format!("http://localhost:{port}"));
+        }
         let database_url = settings.database_url();
         let db = database::open(&database_url).await?;
         if settings.auto_migrate {
@@ -71,25 +84,28 @@ impl Application {
             let openapi_json = openapi.clone();
             router = router
                 .merge(api)
-                .route("/openapi.json", get(move || async move { Json(openapi_json) }))
+                .route(
+                    "/openapi.json",
+                    get(move || async move { Json(openapi_json) }),
+                )
                 .merge(Scalar::with_url("/docs", openapi));
         }
         for component in &components {
             if *component != Component::Signal {
-                tracing::info!(component = %component, "component enabled; it has no work in this version yet");
+                tracing::debug!(component = %component, "component enabled; it has no work in this version yet");
             }
         }
         let router = router
             .route_layer(middleware::from_fn(ops::track_metrics))
             .fallback(securecam_signal::routes::not_found)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+            .layer(TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+            ))
             .layer(CatchPanicLayer::new())
             .layer(TraceLayer::new_for_http());
 
-        let listener = TcpListener::bind(settings.http_addr)
-            .await
-            .with_context(|| format!("binding {}", settings.http_addr))?;
         tracing::debug!(database = %database::redact_url(&database_url), backend = db.backend(), "database open");
         Ok(Application {
             listener,
@@ -101,7 +117,9 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     pub fn port(&self) -> u16 {
@@ -114,7 +132,10 @@ impl Application {
 
     /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests
     /// finish, stops background tasks and closes the database.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let sweeper = tokio::spawn(sweep_sessions(self.db.clone(), stop_rx.clone()));
 
@@ -127,7 +148,8 @@ impl Application {
         );
         let serve = axum::serve(
             self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;

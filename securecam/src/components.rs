@@ -11,7 +11,12 @@ pub enum Component {
 }
 
 impl Component {
-    pub const ALL: [Component; 4] = [Component::Signal, Component::Relay, Component::Recorder, Component::Notifier];
+    pub const ALL: [Component; 4] = [
+        Component::Signal,
+        Component::Relay,
+        Component::Recorder,
+        Component::Notifier,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -69,8 +74,14 @@ mod tests {
 
     #[test]
     fn parses_subsets() {
-        assert_eq!(parse_list("signal,relay").unwrap(), vec![Component::Signal, Component::Relay]);
-        assert_eq!(parse_list("relay, signal,relay").unwrap(), vec![Component::Signal, Component::Relay]);
+        assert_eq!(
+            parse_list("signal,relay").unwrap(),
+            vec![Component::Signal, Component::Relay]
+        );
+        assert_eq!(
+            parse_list("relay, signal,relay").unwrap(),
+            vec![Component::Signal, Component::Relay]
+        );
         assert_eq!(parse_list("all").unwrap(), Component::ALL.to_vec());
         assert!(parse_list("signal,bogus").unwrap_err().contains("bogus"));
         assert!(parse_list("").is_err());

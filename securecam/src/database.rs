@@ -8,14 +8,28 @@ use securecam_storage_sqlite::SqliteDatabase;
 
 /// Opens the backend the URL names: `sqlite://…` or `postgres://…`.
 pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Database>> {
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         let file = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = Path::new(file)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        Ok(Arc::new(SqliteDatabase::connect(url).await.context("opening SQLite")?))
+        Ok(Arc::new(
+            SqliteDatabase::connect(url)
+                .await
+                .context("opening SQLite")?,
+        ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresDatabase::connect(url).await.context("connecting to PostgreSQL")?))
+        Ok(Arc::new(
+            PostgresDatabase::connect(url)
+                .await
+                .context("connecting to PostgreSQL")?,
+        ))
     } else {
         anyhow::bail!("database URL must start with sqlite:// or postgres://")
     }
@@ -39,7 +53,13 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_logs() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:[REDACTED]@db:5432/x");
-        assert_eq!(redact_url("sqlite://./data/securecam.db"), "sqlite://./data/securecam.db");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:[REDACTED]@db:5432/x"
+        );
+        assert_eq!(
+            redact_url("sqlite://./data/securecam.db"),
+            "sqlite://./data/securecam.db"
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::SigningKey;
 
 pub struct Keys {
@@ -23,13 +23,16 @@ pub fn media_key_path(data_dir: &Path) -> PathBuf {
 pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Keys> {
     let path = media_key_path(data_dir);
     let media_signing = if path.exists() {
-        let pem = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let pem =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         SigningKey::from_pkcs8_pem(&pem).with_context(|| format!("parsing {}", path.display()))?
     } else {
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
-        let pem = key.to_pkcs8_pem(LineEnding::LF).context("encoding signing key")?;
+        let pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .context("encoding signing key")?;
         write_private(&path, pem.as_bytes())?;
-        tracing::info!(path = %path.display(), "created media signing key");
+        tracing::debug!(path = %path.display(), "created media signing key");
         key
     };
     Ok(Keys { media_signing })
@@ -47,7 +50,9 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
     file.write_all(contents)?;
     file.sync_all()?;
     fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
@@ -63,11 +68,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = load_or_create(dir.path()).unwrap();
         let again = load_or_create(dir.path()).unwrap();
-        assert_eq!(first.media_signing.to_bytes(), again.media_signing.to_bytes());
+        assert_eq!(
+            first.media_signing.to_bytes(),
+            again.media_signing.to_bytes()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(media_key_path(dir.path())).unwrap().permissions().mode();
+            let mode = fs::metadata(media_key_path(dir.path()))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

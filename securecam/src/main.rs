@@ -14,7 +14,11 @@ use securecam_signal::auth::password::PasswordHasher;
 use securecam_storage::{NewAuditLog, NewUser, StorageError};
 
 #[derive(Parser)]
-#[command(name = "securecam", version, about = "SecureCam: spare phones as home security cameras")]
+#[command(
+    name = "securecam",
+    version,
+    about = "SecureCam: spare phones as home security cameras"
+)]
 struct Cli {
     /// A TOML settings file; environment variables (SECURECAM_*) override it.
     #[arg(long, global = true, env = "SECURECAM_CONFIG")]
@@ -77,16 +81,31 @@ async fn main() -> anyhow::Result<()> {
 
 async fn create_user(settings: Settings, email: String, name: String) -> anyhow::Result<()> {
     let mut password = String::new();
-    std::io::stdin().lock().read_line(&mut password).context("reading the password from stdin")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .context("reading the password from stdin")?;
     let password = password.trim_end_matches(['\r', '\n']).to_string();
-    anyhow::ensure!(password.chars().count() >= 8, "the password must be at least 8 characters");
+    anyhow::ensure!(
+        password.chars().count() >= 8,
+        "the password must be at least 8 characters"
+    );
     let email = email.trim().to_lowercase();
     anyhow::ensure!(email.contains('@'), "{email:?} is not an email address");
 
     let db: Arc<dyn securecam_storage::Database> = database::open(&settings.database_url()).await?;
     db.migrate().await?;
-    let password_hash = PasswordHasher::new(settings.signal.argon2)?.hash(password).await?;
-    let user = match db.create_user(NewUser { email, name: name.trim().to_string(), password_hash }).await {
+    let password_hash = PasswordHasher::new(settings.signal.argon2)?
+        .hash(password)
+        .await?;
+    let user = match db
+        .create_user(NewUser {
+            email,
+            name: name.trim().to_string(),
+            password_hash,
+        })
+        .await
+    {
         Ok(user) => user,
         Err(StorageError::Conflict(_)) => anyhow::bail!("an account with this email exists"),
         Err(e) => return Err(e.into()),

@@ -84,7 +84,11 @@ impl Settings {
     pub fn figment(config_file: Option<&Path>) -> anyhow::Result<Figment> {
         let mut figment = Figment::new();
         if let Some(path) = config_file {
-            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
             figment = figment.merge(Toml::file(path));
         }
         Ok(figment.merge(Env::prefixed("SECURECAM_").split("__")))
@@ -128,6 +132,8 @@ impl Settings {
 }
 
 #[cfg(test)]
+// figment's Jail closures must return figment's (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -161,7 +167,11 @@ mod tests {
             jail.set_env("SECURECAM_SIGNAL__TRUST_FORWARDED_FOR", "true");
             let s = Settings::load(Some(Path::new("securecam.toml"))).unwrap();
             assert_eq!(s.http_addr.port(), 9100, "environment beats file");
-            assert_eq!(s.data_dir, PathBuf::from("/var/lib/securecam"), "file beats defaults");
+            assert_eq!(
+                s.data_dir,
+                PathBuf::from("/var/lib/securecam"),
+                "file beats defaults"
+            );
             assert_eq!(s.storage_url(), "file:///var/lib/securecam/objects");
             assert_eq!(s.public_url(), "https://cam.example");
             assert_eq!(s.signal_config().public_url, "https://cam.example");

@@ -47,7 +47,10 @@ pub struct Limit {
 
 impl Limit {
     pub const fn new(max: u32, window_seconds: u64) -> Self {
-        Limit { max, window_seconds }
+        Limit {
+            max,
+            window_seconds,
+        }
     }
 
     pub fn window(&self) -> Duration {

@@ -63,7 +63,11 @@ impl ApiError {
 
     /// Unknown or not the caller's: the two are indistinguishable on purpose.
     pub fn not_found(what: &str) -> Self {
-        Self::client(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::client(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
@@ -71,7 +75,11 @@ impl ApiError {
     }
 
     pub fn invalid(detail: impl Into<String>) -> Self {
-        Self::client(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail)
+        Self::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        )
     }
 
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
@@ -95,13 +103,20 @@ impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
         match err {
             StorageError::NotFound => ApiError::not_found("resource"),
-            StorageError::Conflict(what) => ApiError::conflict("conflict", format!("already exists ({what})")),
+            StorageError::Conflict(what) => {
+                ApiError::conflict("conflict", format!("already exists ({what})"))
+            }
             other => ApiError::Unexpected(other.into()),
         }
     }
 }
 
-pub fn problem_response(status: StatusCode, code: &str, detail: String, retry_after: Option<u64>) -> Response {
+pub fn problem_response(
+    status: StatusCode,
+    code: &str,
+    detail: String,
+    retry_after: Option<u64>,
+) -> Response {
     let problem = Problem {
         type_: "about:blank",
         title: status.canonical_reason().unwrap_or("Error").to_string(),
@@ -111,7 +126,10 @@ pub fn problem_response(status: StatusCode, code: &str, detail: String, retry_af
     };
     let mut response = (status, axum::Json(problem)).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     if let Some(secs) = retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }

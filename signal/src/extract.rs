@@ -36,10 +36,14 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "expected a body with Content-Type: application/json",
         ),
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", e.body_text()),
-        JsonRejection::JsonDataError(e) => {
-            ApiError::client(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text())
+        JsonRejection::JsonDataError(e) => ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            e.body_text(),
+        ),
+        JsonRejection::BytesRejection(e) => {
+            ApiError::client(e.status(), "invalid_body", e.body_text())
         }
-        JsonRejection::BytesRejection(e) => ApiError::client(e.status(), "invalid_body", e.body_text()),
         other => ApiError::bad_request("invalid_body", other.body_text()),
     }
 }
@@ -83,7 +87,10 @@ impl ClientInfo {
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let forwarded = state
             .config()
             .trust_forwarded_for

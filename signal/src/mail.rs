@@ -46,7 +46,10 @@ fn default_security() -> String {
     "starttls".to_string()
 }
 
-fn serialize_redacted<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+fn serialize_redacted<S: serde::Serializer>(
+    value: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match value {
         Some(_) => s.serialize_str("[REDACTED]"),
         None => s.serialize_none(),
@@ -67,7 +70,10 @@ impl SmtpMailer {
         }
         .port(config.port);
         if let (Some(user), Some(password)) = (&config.username, &config.password) {
-            builder = builder.credentials(Credentials::new(user.clone(), password.expose_secret().to_string()));
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_string(),
+            ));
         }
         Ok(SmtpMailer {
             transport: builder.build(),

@@ -23,12 +23,13 @@ impl ListQuery {
                 PageRequest::MAX_LIMIT
             )));
         }
-        let after = match self.cursor.as_deref() {
-            None | Some("") => None,
-            Some(text) => Some(
-                Cursor::decode(text).ok_or_else(|| ApiError::bad_request("invalid_cursor", "cursor is not valid"))?,
-            ),
-        };
+        let after =
+            match self.cursor.as_deref() {
+                None | Some("") => None,
+                Some(text) => Some(Cursor::decode(text).ok_or_else(|| {
+                    ApiError::bad_request("invalid_cursor", "cursor is not valid")
+                })?),
+            };
         Ok(PageRequest { limit, after })
     }
 }

@@ -30,7 +30,11 @@ pub struct Limiters {
 }
 
 impl AppState {
-    pub fn new(db: Arc<dyn Database>, config: SignalConfig, mailer: Arc<dyn Mailer>) -> anyhow::Result<Self> {
+    pub fn new(
+        db: Arc<dyn Database>,
+        config: SignalConfig,
+        mailer: Arc<dyn Mailer>,
+    ) -> anyhow::Result<Self> {
         let passwords = PasswordHasher::new(config.argon2)?;
         let r = &config.rate_limits;
         let limits = Limiters {

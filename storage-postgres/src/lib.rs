@@ -7,13 +7,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use securecam_storage::{
-    new_id, now, AuditLog, Database, Device, DevicePatch, NewAuditLog, NewDevice, NewSession, NewUser, Page,
-    PageRequest, Session, StorageResult, User, UserCredentials, Verification,
+    new_id, now, AuditLog, Database, Device, DevicePatch, NewAuditLog, NewDevice, NewSession,
+    NewUser, Page, PageRequest, Session, StorageResult, User, UserCredentials, Verification,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
+
+/// Throwaway databases for tests; small enough to ship in the library.
+pub mod testing;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -64,10 +67,11 @@ impl Database for PostgresDatabase {
     }
 
     async fn ready(&self) -> StorageResult<bool> {
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(&self.pool)
-            .await
-            .unwrap_or_default();
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap_or_default();
         Ok(MIGRATOR.iter().all(|m| applied.contains(&m.version)))
     }
 
@@ -93,15 +97,25 @@ impl Database for PostgresDatabase {
 
     async fn get_user(&self, id: Uuid) -> StorageResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn get_user_credentials(&self, email: &str) -> StorageResult<Option<UserCredentials>> {
         let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1");
-        Ok(sqlx::query_as(&sql).bind(email).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
-    async fn set_password_and_revoke_sessions(&self, user_id: Uuid, password_hash: &str) -> StorageResult<()> {
+    async fn set_password_and_revoke_sessions(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+    ) -> StorageResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
@@ -137,7 +151,10 @@ impl Database for PostgresDatabase {
 
     async fn get_session_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Session>> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM session WHERE token = $1");
-        Ok(sqlx::query_as(&sql).bind(token_hash).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> StorageResult<()> {
@@ -149,7 +166,11 @@ impl Database for PostgresDatabase {
         Ok(())
     }
 
-    async fn list_sessions(&self, user_id: Uuid, page: PageRequest) -> StorageResult<Page<Session>> {
+    async fn list_sessions(
+        &self,
+        user_id: Uuid,
+        page: PageRequest,
+    ) -> StorageResult<Page<Session>> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM session WHERE user_id = $1 AND ($2 IS NULL OR id < $2) \
              ORDER BY id DESC LIMIT $3"
@@ -172,7 +193,11 @@ impl Database for PostgresDatabase {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn delete_stale_sessions(&self, now: DateTime<Utc>, idle_before: DateTime<Utc>) -> StorageResult<u64> {
+    async fn delete_stale_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> StorageResult<u64> {
         let done = sqlx::query("DELETE FROM session WHERE expires_at <= $1 OR last_active_at < $2")
             .bind(now)
             .bind(idle_before)
@@ -181,7 +206,12 @@ impl Database for PostgresDatabase {
         Ok(done.rows_affected())
     }
 
-    async fn create_verification(&self, identifier: &str, value_hash: &str, expires_at: DateTime<Utc>) -> StorageResult<Verification> {
+    async fn create_verification(
+        &self,
+        identifier: &str,
+        value_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StorageResult<Verification> {
         let at = now();
         Ok(sqlx::query_as(
             "INSERT INTO verification (id, identifier, value, expires_at, created_at, updated_at) \
@@ -196,7 +226,11 @@ impl Database for PostgresDatabase {
         .await?)
     }
 
-    async fn take_verification(&self, value_hash: &str, now: DateTime<Utc>) -> StorageResult<Option<Verification>> {
+    async fn take_verification(
+        &self,
+        value_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<Verification>> {
         // DELETE ... RETURNING is atomic: of two concurrent takers only one gets the row.
         let taken: Option<Verification> = sqlx::query_as(
             "DELETE FROM verification WHERE value = $1 RETURNING id, identifier, value, expires_at, created_at",
@@ -241,7 +275,11 @@ impl Database for PostgresDatabase {
 
     async fn get_device(&self, owner: Uuid, id: Uuid) -> StorageResult<Option<Device>> {
         let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1 AND user_id = $2");
-        Ok(sqlx::query_as(&sql).bind(id).bind(owner).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn get_device_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Device>> {
@@ -249,7 +287,10 @@ impl Database for PostgresDatabase {
             "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = \
              (SELECT device_id FROM device_tokens WHERE token_hash = $1)"
         );
-        Ok(sqlx::query_as(&sql).bind(token_hash).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn list_devices(&self, owner: Uuid, page: PageRequest) -> StorageResult<Page<Device>> {
@@ -266,7 +307,12 @@ impl Database for PostgresDatabase {
         Ok(Page::from_rows(rows, page, |d| d.id))
     }
 
-    async fn update_device(&self, owner: Uuid, id: Uuid, patch: DevicePatch) -> StorageResult<Option<Device>> {
+    async fn update_device(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+        patch: DevicePatch,
+    ) -> StorageResult<Option<Device>> {
         // Each optional field is sent with a flag saying whether to change it, so one
         // statement covers every combination without building SQL at run time.
         let sql = format!(
@@ -335,7 +381,11 @@ impl Database for PostgresDatabase {
         Ok(())
     }
 
-    async fn list_audit_logs(&self, owner: Uuid, page: PageRequest) -> StorageResult<Page<AuditLog>> {
+    async fn list_audit_logs(
+        &self,
+        owner: Uuid,
+        page: PageRequest,
+    ) -> StorageResult<Page<AuditLog>> {
         let sql = format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_logs WHERE owner_user_id = $1 AND ($2 IS NULL OR id < $2) \
              ORDER BY id DESC LIMIT $3"

@@ -6,8 +6,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    new_id, now, Database, DevicePatch, DeviceRole, DeviceStatus, NewAuditLog, NewDevice, NewSession, NewUser,
-    PageRequest, Platform, PushProvider, StorageError,
+    new_id, now, Database, DevicePatch, DeviceRole, DeviceStatus, NewAuditLog, NewDevice,
+    NewSession, NewUser, PageRequest, Platform, PushProvider, StorageError,
 };
 
 /// Runs every story in order on one database.
@@ -66,12 +66,23 @@ async fn users(db: &dyn Database) {
             password_hash: "x".into(),
         })
         .await;
-    assert!(matches!(again, Err(StorageError::Conflict(_))), "duplicate email is a conflict: {again:?}");
+    assert!(
+        matches!(again, Err(StorageError::Conflict(_))),
+        "duplicate email is a conflict: {again:?}"
+    );
 
-    let creds = db.get_user_credentials("ada@example.com").await.unwrap().unwrap();
+    let creds = db
+        .get_user_credentials("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(creds.user, user);
     assert_eq!(creds.password_hash.as_deref(), Some("$argon2id$v=19$hash"));
-    assert!(db.get_user_credentials("nobody@example.com").await.unwrap().is_none());
+    assert!(db
+        .get_user_credentials("nobody@example.com")
+        .await
+        .unwrap()
+        .is_none());
 
     // A new password ends every session.
     db.create_session(NewSession {
@@ -83,10 +94,20 @@ async fn users(db: &dyn Database) {
     })
     .await
     .unwrap();
-    db.set_password_and_revoke_sessions(user.id, "$argon2id$new").await.unwrap();
-    let creds = db.get_user_credentials("ada@example.com").await.unwrap().unwrap();
+    db.set_password_and_revoke_sessions(user.id, "$argon2id$new")
+        .await
+        .unwrap();
+    let creds = db
+        .get_user_credentials("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(creds.password_hash.as_deref(), Some("$argon2id$new"));
-    assert!(db.get_session_by_token_hash("pw-session").await.unwrap().is_none());
+    assert!(db
+        .get_session_by_token_hash("pw-session")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn sessions(db: &dyn Database) {
@@ -110,10 +131,18 @@ async fn sessions(db: &dyn Database) {
         assert_eq!(s.last_active_at, s.created_at);
         ids.push(s.id);
     }
-    let found = db.get_session_by_token_hash("alice-3").await.unwrap().unwrap();
+    let found = db
+        .get_session_by_token_hash("alice-3")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, ids[3]);
     assert_eq!(found.ip_address.as_deref(), Some("192.0.2.1"));
-    assert!(db.get_session_by_token_hash("nope").await.unwrap().is_none());
+    assert!(db
+        .get_session_by_token_hash("nope")
+        .await
+        .unwrap()
+        .is_none());
 
     // Duplicate token hash is refused.
     let dup = db
@@ -129,25 +158,56 @@ async fn sessions(db: &dyn Database) {
 
     let later = now() + Duration::minutes(5);
     db.touch_session(ids[0], later).await.unwrap();
-    assert_eq!(db.get_session_by_token_hash("alice-0").await.unwrap().unwrap().last_active_at, later);
+    assert_eq!(
+        db.get_session_by_token_hash("alice-0")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_active_at,
+        later
+    );
 
     // Keyset pagination: newest first, two pages of 3 and 2, no overlap.
-    let first = db.list_sessions(alice, PageRequest::first(3)).await.unwrap();
-    assert_eq!(first.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![ids[4], ids[3], ids[2]]);
-    let cursor = crate::Cursor::decode(first.next_cursor.as_deref().unwrap()).unwrap();
-    let second = db
-        .list_sessions(alice, PageRequest { limit: 3, after: Some(cursor) })
+    let first = db
+        .list_sessions(alice, PageRequest::first(3))
         .await
         .unwrap();
-    assert_eq!(second.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![ids[1], ids[0]]);
+    assert_eq!(
+        first.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![ids[4], ids[3], ids[2]]
+    );
+    let cursor = crate::Cursor::decode(first.next_cursor.as_deref().unwrap()).unwrap();
+    let second = db
+        .list_sessions(
+            alice,
+            PageRequest {
+                limit: 3,
+                after: Some(cursor),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        second.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![ids[1], ids[0]]
+    );
     assert!(second.next_cursor.is_none());
-    assert!(db.list_sessions(bob, PageRequest::default()).await.unwrap().items.is_empty());
+    assert!(db
+        .list_sessions(bob, PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 
     // Only the owner can delete a session.
     assert!(!db.delete_session(bob, ids[4]).await.unwrap());
     assert!(db.delete_session(alice, ids[4]).await.unwrap());
     assert!(!db.delete_session(alice, ids[4]).await.unwrap());
-    assert!(db.get_session_by_token_hash("alice-4").await.unwrap().is_none());
+    assert!(db
+        .get_session_by_token_hash("alice-4")
+        .await
+        .unwrap()
+        .is_none());
 
     // Stale sessions: one expired, one idle.
     db.create_session(NewSession {
@@ -169,11 +229,24 @@ async fn sessions(db: &dyn Database) {
         })
         .await
         .unwrap();
-    db.touch_session(idle.id, now() - Duration::days(10)).await.unwrap();
-    let removed = db.delete_stale_sessions(now(), now() - Duration::days(7)).await.unwrap();
+    db.touch_session(idle.id, now() - Duration::days(10))
+        .await
+        .unwrap();
+    let removed = db
+        .delete_stale_sessions(now(), now() - Duration::days(7))
+        .await
+        .unwrap();
     assert_eq!(removed, 2);
-    assert!(db.get_session_by_token_hash("bob-idle").await.unwrap().is_none());
-    assert!(db.get_session_by_token_hash("alice-3").await.unwrap().is_some());
+    assert!(db
+        .get_session_by_token_hash("bob-idle")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(db
+        .get_session_by_token_hash("alice-3")
+        .await
+        .unwrap()
+        .is_some());
 }
 
 async fn verifications(db: &dyn Database) {
@@ -182,22 +255,47 @@ async fn verifications(db: &dyn Database) {
         .await
         .unwrap();
     assert_eq!(v.identifier, "password-reset:x");
-    let taken = db.take_verification("hash-1", now()).await.unwrap().unwrap();
+    let taken = db
+        .take_verification("hash-1", now())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(taken.id, v.id);
-    assert!(db.take_verification("hash-1", now()).await.unwrap().is_none(), "single use");
+    assert!(
+        db.take_verification("hash-1", now())
+            .await
+            .unwrap()
+            .is_none(),
+        "single use"
+    );
 
     db.create_verification("password-reset:y", "hash-2", now() - Duration::seconds(1))
         .await
         .unwrap();
-    assert!(db.take_verification("hash-2", now()).await.unwrap().is_none(), "expired");
-    assert!(db.take_verification("hash-2", now()).await.unwrap().is_none(), "and gone");
+    assert!(
+        db.take_verification("hash-2", now())
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(
+        db.take_verification("hash-2", now())
+            .await
+            .unwrap()
+            .is_none(),
+        "and gone"
+    );
 }
 
 async fn devices(db: &dyn Database) {
     let owner = new_user(db, "owner@devices.test").await;
     let other = new_user(db, "other@devices.test").await;
 
-    let cam = db.create_device(camera(owner, "Porch"), "token-porch").await.unwrap();
+    let cam = db
+        .create_device(camera(owner, "Porch"), "token-porch")
+        .await
+        .unwrap();
     assert_eq!(cam.user_id, owner);
     assert_eq!(cam.role, DeviceRole::Camera);
     assert!(cam.is_camera);
@@ -223,22 +321,47 @@ async fn devices(db: &dyn Database) {
     assert!(!viewer.is_camera);
     assert_eq!(viewer.push_provider, None);
 
-    assert_eq!(db.get_device(owner, cam.id).await.unwrap(), Some(cam.clone()));
-    assert_eq!(db.get_device(other, cam.id).await.unwrap(), None, "another owner's id is unknown");
-    assert_eq!(db.get_device_by_token_hash("token-porch").await.unwrap(), Some(cam.clone()));
-    assert!(db.get_device_by_token_hash("token-none").await.unwrap().is_none());
+    assert_eq!(
+        db.get_device(owner, cam.id).await.unwrap(),
+        Some(cam.clone())
+    );
+    assert_eq!(
+        db.get_device(other, cam.id).await.unwrap(),
+        None,
+        "another owner's id is unknown"
+    );
+    assert_eq!(
+        db.get_device_by_token_hash("token-porch").await.unwrap(),
+        Some(cam.clone())
+    );
+    assert!(db
+        .get_device_by_token_hash("token-none")
+        .await
+        .unwrap()
+        .is_none());
     assert!(matches!(
-        db.create_device(camera(other, "Dup token"), "token-porch").await,
+        db.create_device(camera(other, "Dup token"), "token-porch")
+            .await,
         Err(StorageError::Conflict(_))
     ));
-    assert!(db.list_devices(other, PageRequest::default()).await.unwrap().items.is_empty(), "failed create left nothing");
+    assert!(
+        db.list_devices(other, PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "failed create left nothing"
+    );
 
     let page = db.list_devices(owner, PageRequest::first(1)).await.unwrap();
     assert_eq!(page.items[0].id, viewer.id);
     let rest = db
         .list_devices(
             owner,
-            PageRequest { limit: 1, after: Some(crate::Cursor::decode(page.next_cursor.as_deref().unwrap()).unwrap()) },
+            PageRequest {
+                limit: 1,
+                after: Some(crate::Cursor::decode(page.next_cursor.as_deref().unwrap()).unwrap()),
+            },
         )
         .await
         .unwrap();
@@ -250,7 +373,11 @@ async fn devices(db: &dyn Database) {
         .update_device(
             owner,
             cam.id,
-            DevicePatch { name: Some("Front door".into()), app_version: Some(None), ..Default::default() },
+            DevicePatch {
+                name: Some("Front door".into()),
+                app_version: Some(None),
+                ..Default::default()
+            },
         )
         .await
         .unwrap()
@@ -263,7 +390,11 @@ async fn devices(db: &dyn Database) {
         .update_device(
             owner,
             cam.id,
-            DevicePatch { push_provider: Some(None), push_token: Some(None), ..Default::default() },
+            DevicePatch {
+                push_provider: Some(None),
+                push_token: Some(None),
+                ..Default::default()
+            },
         )
         .await
         .unwrap()
@@ -271,7 +402,14 @@ async fn devices(db: &dyn Database) {
     assert_eq!(cleared.push_provider, None);
     assert_eq!(cleared.name, "Front door");
     assert!(db
-        .update_device(other, cam.id, DevicePatch { name: Some("stolen".into()), ..Default::default() })
+        .update_device(
+            other,
+            cam.id,
+            DevicePatch {
+                name: Some("stolen".into()),
+                ..Default::default()
+            }
+        )
         .await
         .unwrap()
         .is_none());
@@ -280,7 +418,11 @@ async fn devices(db: &dyn Database) {
     assert!(!db.delete_device(other, cam.id).await.unwrap());
     assert!(db.delete_device(owner, cam.id).await.unwrap());
     assert!(db.get_device(owner, cam.id).await.unwrap().is_none());
-    assert!(db.get_device_by_token_hash("token-porch").await.unwrap().is_none());
+    assert!(db
+        .get_device_by_token_hash("token-porch")
+        .await
+        .unwrap()
+        .is_none());
     assert!(!db.delete_device(owner, cam.id).await.unwrap());
 }
 
@@ -299,16 +441,26 @@ async fn audit_logs(db: &dyn Database) {
         .unwrap();
     }
     // Unknown actor: no owner at all.
-    db.insert_audit_log(NewAuditLog::new("auth.sign_in_failed").metadata(json!({"reason": "unknown_email"})))
+    db.insert_audit_log(
+        NewAuditLog::new("auth.sign_in_failed").metadata(json!({"reason": "unknown_email"})),
+    )
+    .await
+    .unwrap();
+
+    let page = db
+        .list_audit_logs(owner, PageRequest::first(2))
         .await
         .unwrap();
-
-    let page = db.list_audit_logs(owner, PageRequest::first(2)).await.unwrap();
     assert_eq!(page.items.len(), 2);
     assert_eq!(page.items[0].target_id.as_deref(), Some("d2"));
     assert_eq!(page.items[0].metadata, json!({"n": 2}));
     assert_eq!(page.items[0].ip_address.as_deref(), Some("198.51.100.7"));
     assert_eq!(page.items[0].action, "device.create");
     assert!(page.next_cursor.is_some());
-    assert!(db.list_audit_logs(other, PageRequest::default()).await.unwrap().items.is_empty());
+    assert!(db
+        .list_audit_logs(other, PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 }

@@ -33,7 +33,11 @@ pub trait Database: Send + Sync + 'static {
     async fn get_user(&self, id: Uuid) -> StorageResult<Option<User>>;
     async fn get_user_credentials(&self, email: &str) -> StorageResult<Option<UserCredentials>>;
     /// Sets a new password hash and ends every session of the user, in one transaction.
-    async fn set_password_and_revoke_sessions(&self, user_id: Uuid, password_hash: &str) -> StorageResult<()>;
+    async fn set_password_and_revoke_sessions(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+    ) -> StorageResult<()>;
 
     // ---- sessions ----
 
@@ -41,18 +45,32 @@ pub trait Database: Send + Sync + 'static {
     async fn get_session_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Session>>;
     /// Records activity for the idle timeout.
     async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> StorageResult<()>;
-    async fn list_sessions(&self, user_id: Uuid, page: PageRequest) -> StorageResult<Page<Session>>;
+    async fn list_sessions(&self, user_id: Uuid, page: PageRequest)
+        -> StorageResult<Page<Session>>;
     /// Deletes one session of the user; false when the user has no such session.
     async fn delete_session(&self, user_id: Uuid, id: Uuid) -> StorageResult<bool>;
     /// Removes sessions past their absolute expiry or idle since before `idle_before`.
-    async fn delete_stale_sessions(&self, now: DateTime<Utc>, idle_before: DateTime<Utc>) -> StorageResult<u64>;
+    async fn delete_stale_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> StorageResult<u64>;
 
     // ---- one-time secrets ----
 
-    async fn create_verification(&self, identifier: &str, value_hash: &str, expires_at: DateTime<Utc>) -> StorageResult<Verification>;
+    async fn create_verification(
+        &self,
+        identifier: &str,
+        value_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StorageResult<Verification>;
     /// Deletes and returns the secret with this hash if it exists and has not expired:
     /// a secret can be used once, even by two concurrent requests.
-    async fn take_verification(&self, value_hash: &str, now: DateTime<Utc>) -> StorageResult<Option<Verification>>;
+    async fn take_verification(
+        &self,
+        value_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<Verification>>;
 
     // ---- devices ----
 
@@ -61,12 +79,21 @@ pub trait Database: Send + Sync + 'static {
     async fn get_device(&self, owner: Uuid, id: Uuid) -> StorageResult<Option<Device>>;
     async fn get_device_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Device>>;
     async fn list_devices(&self, owner: Uuid, page: PageRequest) -> StorageResult<Page<Device>>;
-    async fn update_device(&self, owner: Uuid, id: Uuid, patch: DevicePatch) -> StorageResult<Option<Device>>;
+    async fn update_device(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+        patch: DevicePatch,
+    ) -> StorageResult<Option<Device>>;
     /// Deletes a device: its tokens and links go with it, its open stream sessions end.
     async fn delete_device(&self, owner: Uuid, id: Uuid) -> StorageResult<bool>;
 
     // ---- audit ----
 
     async fn insert_audit_log(&self, entry: NewAuditLog) -> StorageResult<()>;
-    async fn list_audit_logs(&self, owner: Uuid, page: PageRequest) -> StorageResult<Page<AuditLog>>;
+    async fn list_audit_logs(
+        &self,
+        owner: Uuid,
+        page: PageRequest,
+    ) -> StorageResult<Page<AuditLog>>;
 }

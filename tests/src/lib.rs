@@ -1,1 +1,258 @@
+//! The harness of SecureCam's end-to-end tests: [`spawn_app`] builds a real server on port 0
+//! with a fresh database of the chosen backend, and [`TestApp`] talks to it over HTTP.
+//! Every story runs against both backends through [`both_backends!`].
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, Response, StatusCode};
+use securecam::{Application, Component, Settings};
+use securecam_signal::mail::{Mail, MemoryMailer};
+use securecam_storage::Database;
+use securecam_storage_postgres::testing::TestDatabase;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named story as two tests, `<name>::sqlite` and `<name>::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($story:ident),+ $(,)?) => {
+        $(
+            mod $story {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$story($crate::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$story($crate::Backend::Postgres).await
+                }
+            }
+        )+
+    };
+}
+
+/// Where a test's database lives; dropped with the app.
+enum TestStore {
+    Sqlite,
+    Postgres(#[allow(dead_code)] TestDatabase),
+}
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub db: Arc<dyn Database>,
+    pub mailer: MemoryMailer,
+    pub backend: Backend,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _data_dir: tempfile::TempDir,
+    _store: TestStore,
+}
+
+/// A server with default settings on a fresh database.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// A server whose settings `configure` may change first.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings {
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.path().to_path_buf(),
+        ..Settings::default()
+    };
+    let store = match backend {
+        Backend::Sqlite => TestStore::Sqlite,
+        Backend::Postgres => {
+            let db = TestDatabase::create().await;
+            settings.database_url = Some(db.url().to_string().into());
+            TestStore::Postgres(db)
+        }
+    };
+    configure(&mut settings);
+    let mailer = MemoryMailer::default();
+    let app =
+        Application::build_with_mailer(settings, Component::ALL.to_vec(), Arc::new(mailer.clone()))
+            .await
+            .expect("application builds");
+    let address = app.local_addr();
+    let db = app.db();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        base_url: format!("http://{address}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        db,
+        mailer,
+        backend,
+        stop: Some(stop),
+        server: Some(server),
+        _data_dir: data_dir,
+        _store: store,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// A user signed up through the API.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+/// A device created through the API.
+#[derive(Debug, Clone)]
+pub struct TestDevice {
+    pub id: String,
+    pub token: String,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    pub async fn sign_up(&self, email: &str) -> TestUser {
+        let password = format!("pw-{email}-long");
+        let response = self
+            .post(
+                "/api/v1/auth/sign-up",
+                None,
+                &json!({"email": email, "password": password, "name": "Test User"}),
+            )
+            .await;
+        let body = expect_json(response, StatusCode::CREATED).await;
+        TestUser {
+            id: body["user"]["id"].as_str().unwrap().to_string(),
+            email: email.to_string(),
+            password,
+            token: body["session"]["token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn create_device(&self, user_token: &str, name: &str, role: &str) -> TestDevice {
+        let response = self
+            .post(
+                "/api/v1/devices",
+                Some(user_token),
+                &json!({"name": name, "role": role, "platform": "android", "app_version": "1.0"}),
+            )
+            .await;
+        let body = expect_json(response, StatusCode::CREATED).await;
+        TestDevice {
+            id: body["device"]["id"].as_str().unwrap().to_string(),
+            token: body["device_token"].as_str().unwrap().to_string(),
+            body: body["device"].clone(),
+        }
+    }
+
+    /// Waits (up to 10 s) for the `n`th mail to arrive in the outbox.
+    pub async fn wait_for_mail(&self, n: usize) -> Mail {
+        for _ in 0..200 {
+            if let Some(mail) = self.mailer.sent().get(n - 1) {
+                return mail.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("mail #{n} never arrived");
+    }
+
+    /// The audit rows of `token`'s user, newest first.
+    pub async fn audit_actions(&self, token: &str) -> Vec<String> {
+        let body = expect_json(
+            self.get("/api/v1/audit-logs?limit=200", Some(token)).await,
+            StatusCode::OK,
+        )
+        .await;
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["action"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// Asserts the status and returns the JSON body.
+pub async fn expect_json(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"))
+}
+
+/// Asserts a problem document: status, content type, the stable `code`.
+pub async fn expect_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = expect_json(response, status).await;
+    assert_eq!(content_type, "application/problem+json", "body: {body}");
+    assert_eq!(body["code"], code, "body: {body}");
+    assert_eq!(body["status"], status.as_u16(), "body: {body}");
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}

@@ -101,7 +101,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
@@ -114,10 +117,15 @@ impl FromRequestParts<AppState> for Caller {
 impl FromRequestParts<AppState> for UserCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match Caller::from_request_parts(parts, state).await? {
             Caller::User { session } => Ok(UserCaller { session }),
-            Caller::Device { .. } => Err(ApiError::forbidden("this endpoint needs a user token, not a device token")),
+            Caller::Device { .. } => Err(ApiError::forbidden(
+                "this endpoint needs a user token, not a device token",
+            )),
         }
     }
 }

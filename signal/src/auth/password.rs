@@ -26,8 +26,13 @@ impl PasswordHasher {
             config.meets_minimum(),
             "argon2 parameters below OWASP's minimum (m=19456 KiB, t=2, p=1)"
         );
-        let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
-            .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+        let params = Params::new(
+            config.memory_kib,
+            config.iterations,
+            config.parallelism,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
         let dummy = crate::auth::tokens::generate("");
@@ -53,7 +58,8 @@ impl PasswordHasher {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
         let ok = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
-            let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+            let parsed =
+                PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
             Ok(argon2.verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await??;
@@ -78,8 +84,14 @@ mod tests {
     async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
         let hasher = PasswordHasher::new(Argon2Config::default()).unwrap();
         let hash = hasher.hash("correct horse".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(hasher.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(hasher
+            .verify("correct horse".into(), Some(hash.clone()))
+            .await
+            .unwrap());
         assert!(!hasher.verify("wrong".into(), Some(hash)).await.unwrap());
         assert!(!hasher.verify("correct horse".into(), None).await.unwrap());
     }

@@ -42,7 +42,10 @@ impl RateLimiter {
         let mut hits = self.hits.lock().expect("rate limiter lock");
         if hits.len() > 10_000 {
             let window = self.limit.window();
-            hits.retain(|_, w| w.back().is_some_and(|&last| now.saturating_duration_since(last) < window));
+            hits.retain(|_, w| {
+                w.back()
+                    .is_some_and(|&last| now.saturating_duration_since(last) < window)
+            });
         }
         let window = hits.entry(key.to_string()).or_default();
         self.expire(window, now);

@@ -18,5 +18,10 @@ pub async fn list_audit_logs(
     caller: UserCaller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<AuditLog>>> {
-    Ok(Json(state.db().list_audit_logs(caller.user_id(), query.page()?).await?))
+    Ok(Json(
+        state
+            .db()
+            .list_audit_logs(caller.user_id(), query.page()?)
+            .await?,
+    ))
 }

@@ -7,7 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
-use securecam_storage::{now, NewAuditLog, NewSession, NewUser, Page, SessionInfo, StorageError, User};
+use securecam_storage::{
+    now, NewAuditLog, NewSession, NewUser, Page, SessionInfo, StorageError, User,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -85,9 +87,9 @@ fn normalize_email(email: &str) -> String {
 
 fn validate_email(email: &str) -> ApiResult<()> {
     let valid = email.len() <= 320
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        })
         && !email.chars().any(char::is_whitespace);
     if valid {
         Ok(())
@@ -123,9 +125,14 @@ fn ip_key(client: &ClientInfo) -> String {
 }
 
 /// Opens a session for `user` and returns its token, shown this once.
-async fn open_session(state: &AppState, user: &User, client: &ClientInfo) -> ApiResult<NewSessionToken> {
+async fn open_session(
+    state: &AppState,
+    user: &User,
+    client: &ClientInfo,
+) -> ApiResult<NewSessionToken> {
     let token = tokens::generate(USER_TOKEN_PREFIX);
-    let lifetime = Duration::from_std(state.config().session_lifetime).map_err(anyhow::Error::from)?;
+    let lifetime =
+        Duration::from_std(state.config().session_lifetime).map_err(anyhow::Error::from)?;
     let session = state
         .db()
         .create_session(NewSession {
@@ -152,16 +159,32 @@ pub async fn sign_up(
     client: ClientInfo,
     ApiJson(body): ApiJson<SignUpRequest>,
 ) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
-    rate_limited(state.limits().sign_up_per_ip.hit(&ip_key(&client), Instant::now()))?;
+    rate_limited(
+        state
+            .limits()
+            .sign_up_per_ip
+            .hit(&ip_key(&client), Instant::now()),
+    )?;
     let email = normalize_email(&body.email);
     validate_email(&email)?;
     validate_password(&body.password)?;
     let name = validate_name(&body.name)?;
     let password_hash = state.passwords().hash(body.password).await?;
-    let user = match state.db().create_user(NewUser { email, name, password_hash }).await {
+    let user = match state
+        .db()
+        .create_user(NewUser {
+            email,
+            name,
+            password_hash,
+        })
+        .await
+    {
         Ok(user) => user,
         Err(StorageError::Conflict(_)) => {
-            return Err(ApiError::conflict("email_taken", "an account with this email exists"))
+            return Err(ApiError::conflict(
+                "email_taken",
+                "an account with this email exists",
+            ))
         }
         Err(e) => return Err(e.into()),
     };
@@ -237,8 +260,15 @@ pub async fn sign_in(
 /// End the current session; its token stops working at once.
 #[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem)))]
-pub async fn sign_out(State(state): State<AppState>, caller: UserCaller, client: ClientInfo) -> ApiResult<StatusCode> {
-    state.db().delete_session(caller.user_id(), caller.session.id).await?;
+pub async fn sign_out(
+    State(state): State<AppState>,
+    caller: UserCaller,
+    client: ClientInfo,
+) -> ApiResult<StatusCode> {
+    state
+        .db()
+        .delete_session(caller.user_id(), caller.session.id)
+        .await?;
     state
         .audit(
             NewAuditLog::new("auth.sign_out")
@@ -253,7 +283,10 @@ pub async fn sign_out(State(state): State<AppState>, caller: UserCaller, client:
 /// The signed-in user and the session of this token.
 #[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = SessionResponse), (status = 401, body = Problem)))]
-pub async fn current_session(State(state): State<AppState>, caller: UserCaller) -> ApiResult<Json<SessionResponse>> {
+pub async fn current_session(
+    State(state): State<AppState>,
+    caller: UserCaller,
+) -> ApiResult<Json<SessionResponse>> {
     let user = state
         .db()
         .get_user(caller.user_id())
@@ -279,7 +312,10 @@ pub async fn list_sessions(
     caller: UserCaller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<SessionInfo>>> {
-    let page = state.db().list_sessions(caller.user_id(), query.page()?).await?;
+    let page = state
+        .db()
+        .list_sessions(caller.user_id(), query.page()?)
+        .await?;
     let current = caller.session.id;
     Ok(Json(page.map(|s| s.info(current))))
 }
@@ -316,7 +352,12 @@ pub async fn request_password_reset(
     client: ClientInfo,
     ApiJson(body): ApiJson<PasswordResetRequest>,
 ) -> ApiResult<StatusCode> {
-    rate_limited(state.limits().password_reset_per_ip.hit(&ip_key(&client), Instant::now()))?;
+    rate_limited(
+        state
+            .limits()
+            .password_reset_per_ip
+            .hit(&ip_key(&client), Instant::now()),
+    )?;
     let email = normalize_email(&body.email);
     // The answer must not depend on whether the account exists, in content or in time: the
     // lookup, the token and the mail happen after the response, in the background.
@@ -337,7 +378,11 @@ async fn send_reset_link(state: &AppState, email: &str, client: &ClientInfo) -> 
     let lifetime = Duration::from_std(state.config().password_reset_lifetime)?;
     state
         .db()
-        .create_verification(&format!("password-reset:{}", user.id), &tokens::hash(&token), now() + lifetime)
+        .create_verification(
+            &format!("password-reset:{}", user.id),
+            &tokens::hash(&token),
+            now() + lifetime,
+        )
         .await?;
     state
         .db()
@@ -378,7 +423,12 @@ pub async fn reset_password(
     ApiJson(body): ApiJson<PasswordResetConfirm>,
 ) -> ApiResult<StatusCode> {
     validate_password(&body.new_password)?;
-    let invalid = || ApiError::bad_request("invalid_reset_token", "the reset token is unknown, used or expired");
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_reset_token",
+            "the reset token is unknown, used or expired",
+        )
+    };
     let verification = state
         .db()
         .take_verification(&tokens::hash(body.token.trim()), now())
@@ -390,7 +440,10 @@ pub async fn reset_password(
         .and_then(|id| Uuid::parse_str(id).ok())
         .ok_or_else(invalid)?;
     let hash = state.passwords().hash(body.new_password).await?;
-    state.db().set_password_and_revoke_sessions(user_id, &hash).await?;
+    state
+        .db()
+        .set_password_and_revoke_sessions(user_id, &hash)
+        .await?;
     state
         .audit(
             NewAuditLog::new("auth.password_reset")

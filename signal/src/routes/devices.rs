@@ -6,7 +6,9 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use securecam_storage::{Device, DevicePatch, DeviceRole, NewAuditLog, NewDevice, Page, Platform, PushProvider};
+use securecam_storage::{
+    Device, DevicePatch, DeviceRole, NewAuditLog, NewDevice, Page, Platform, PushProvider,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -55,7 +57,9 @@ pub struct UpdateDeviceRequest {
 }
 
 /// Tells "absent" (outer None, via `default`) from "null" (Some(None)).
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -68,7 +72,10 @@ fn validate_name(name: &str) -> ApiResult<String> {
 }
 
 fn validate_app_version(version: &Option<String>) -> ApiResult<()> {
-    if version.as_ref().is_some_and(|v| v.is_empty() || v.len() > 64) {
+    if version
+        .as_ref()
+        .is_some_and(|v| v.is_empty() || v.len() > 64)
+    {
         return Err(ApiError::invalid("app_version must be 1 to 64 characters"));
     }
     Ok(())
@@ -82,15 +89,20 @@ fn validate_push(provider: Option<PushProvider>, token: Option<&str>) -> ApiResu
         }
         (None, Some(_)) => Err(ApiError::invalid("push_token needs push_provider")),
         (Some(PushProvider::WebPush), Some(token)) => {
-            let sub: serde_json::Value = serde_json::from_str(token)
-                .map_err(|_| ApiError::invalid("a webpush push_token is a PushSubscription as JSON text"))?;
-            let ok = sub["endpoint"].as_str().is_some_and(|e| e.starts_with("https://") || e.starts_with("http://"))
+            let sub: serde_json::Value = serde_json::from_str(token).map_err(|_| {
+                ApiError::invalid("a webpush push_token is a PushSubscription as JSON text")
+            })?;
+            let ok = sub["endpoint"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("https://") || e.starts_with("http://"))
                 && sub["keys"]["p256dh"].is_string()
                 && sub["keys"]["auth"].is_string();
             if ok {
                 Ok(())
             } else {
-                Err(ApiError::invalid("a webpush push_token needs endpoint, keys.p256dh and keys.auth"))
+                Err(ApiError::invalid(
+                    "a webpush push_token needs endpoint, keys.p256dh and keys.auth",
+                ))
             }
         }
         _ => Ok(()),
@@ -145,7 +157,9 @@ pub async fn create_device(
                 .owner(caller.user_id())
                 .target("device", device.id)
                 .ip(client.ip_string())
-                .metadata(json!({"name": device.name, "role": device.role, "platform": device.platform})),
+                .metadata(
+                    json!({"name": device.name, "role": device.role, "platform": device.platform}),
+                ),
         )
         .await?;
     Ok((
@@ -184,7 +198,11 @@ pub async fn list_devices(
 
 #[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 200, body = Device), (status = 404, body = Problem)))]
-pub async fn get_device(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Device>> {
+pub async fn get_device(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Device>> {
     Ok(Json(visible_device(&state, &caller, &id).await?))
 }
 
@@ -224,7 +242,11 @@ pub async fn update_device(
         name,
         app_version: body.app_version,
         push_provider: body.push_provider,
-        push_token: if clears_provider { Some(None) } else { body.push_token },
+        push_token: if clears_provider {
+            Some(None)
+        } else {
+            body.push_token
+        },
     };
     let device = state
         .db()
@@ -254,7 +276,11 @@ pub async fn delete_device(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let device = visible_device(&state, &caller, &id).await?;
-    if !state.db().delete_device(caller.owner_id(), device.id).await? {
+    if !state
+        .db()
+        .delete_device(caller.owner_id(), device.id)
+        .await?
+    {
         return Err(ApiError::not_found("device"));
     }
     state

@@ -68,7 +68,11 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
         .routes(routes!(auth::request_password_reset))
         .routes(routes!(auth::reset_password))
         .routes(routes!(devices::create_device, devices::list_devices))
-        .routes(routes!(devices::get_device, devices::update_device, devices::delete_device))
+        .routes(routes!(
+            devices::get_device,
+            devices::update_device,
+            devices::delete_device
+        ))
         .routes(routes!(audit::list_audit_logs))
         .with_state(state)
         .split_for_parts();

@@ -36,7 +36,9 @@ async fn healthz() -> Json<serde_json::Value> {
 /// Ready: the database answers and every migration is applied.
 async fn readyz(State(state): State<OpsState>) -> Response {
     match state.db.ready().await {
-        Ok(true) => Json(json!({"status": "ready", "database": state.db.backend()})).into_response(),
+        Ok(true) => {
+            Json(json!({"status": "ready", "database": state.db.backend()})).into_response()
+        }
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "not_ready", "reason": "migrations pending"})),
@@ -73,6 +75,7 @@ pub async fn track_metrics(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
     response
 }

@@ -1,0 +1,279 @@
+//! The `securecam` binary as a user runs it: `serve` with no configuration, graceful
+//! shutdown on SIGTERM, `migrate`, `user create`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn securecam(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_securecam"));
+    command
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1");
+    // A test must not inherit the developer's settings.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SECURECAM_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// A running server; killed if a test fails before stopping it, so no process outlives a test.
+struct Server(Child);
+
+impl Server {
+    /// Sends SIGTERM and waits for a clean exit.
+    fn stop(mut self) {
+        sigterm(&self.0);
+        let status = self.0.wait().unwrap();
+        assert!(status.success(), "SIGTERM is a clean exit: {status}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve` and waits for its "open <url>" line; returns the child, the URL and every
+/// log line so far.
+fn serve(
+    dir: &Path,
+    extra_env: &[(&str, &str)],
+) -> (Server, String, Vec<String>, mpsc::Receiver<String>) {
+    serve_with(dir, &["serve"], extra_env)
+}
+
+fn serve_components(
+    dir: &Path,
+    components: &str,
+) -> (Server, String, Vec<String>, mpsc::Receiver<String>) {
+    serve_with(
+        dir,
+        &["serve", "--components", components],
+        &[("SECURECAM_HTTP_ADDR", "127.0.0.1:0")],
+    )
+}
+
+fn serve_with(
+    dir: &Path,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> (Server, String, Vec<String>, mpsc::Receiver<String>) {
+    let mut command = securecam(dir);
+    command
+        .args(args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null());
+    for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("securecam starts");
+    let stderr = child.stderr.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("server logs its URL");
+        lines.push(line.clone());
+        if let Some((_, url)) = line.split_once("SecureCam is running: open ") {
+            let url = url.split_whitespace().next().unwrap().to_string();
+            return (server, url, lines, rx);
+        }
+    }
+}
+
+fn http_get(url: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let host = host.replace("localhost", "127.0.0.1");
+    let mut stream = std::net::TcpStream::connect(&host).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn serve_with_no_configuration_uses_data_dir_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    // The only override: port 0 instead of 8080, so the test never collides with anything.
+    let (server, url, lines, rx) = serve(dir.path(), &[("SECURECAM_HTTP_ADDR", "127.0.0.1:0")]);
+    assert!(
+        url.starts_with("http://localhost:") && !url.ends_with(":0"),
+        "{url}"
+    );
+    assert_eq!(
+        lines.len(),
+        1,
+        "one line tells the user where to open it: {lines:?}"
+    );
+
+    let (status, body) = http_get(&format!("{url}/readyz"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("sqlite"));
+    assert!(dir.path().join("data/securecam.db").exists());
+    assert!(dir.path().join("data/objects").is_dir());
+    let key = dir.path().join("data/keys/media-signing-ed25519.pem");
+    let key_bytes = std::fs::read(&key).unwrap();
+
+    server.stop();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+
+    // A second start keeps the same keys and database.
+    let (server, _, _, _) = serve(dir.path(), &[("SECURECAM_HTTP_ADDR", "127.0.0.1:0")]);
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        key_bytes,
+        "signing keys are kept"
+    );
+    server.stop();
+}
+
+#[test]
+fn components_can_run_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url, lines, _) = serve_components(dir.path(), "relay");
+    assert!(
+        lines.last().unwrap().contains("components=relay"),
+        "{lines:?}"
+    );
+    assert_eq!(http_get(&format!("{url}/healthz")).0, 200);
+    assert_eq!(
+        http_get(&format!("{url}/api/v1/devices")).0,
+        404,
+        "no signal API without the signal component"
+    );
+    server.stop();
+
+    let bad = securecam(dir.path())
+        .args(["serve", "--components", "signal,bogus"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bogus"));
+}
+
+#[test]
+fn migrate_and_user_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = securecam(dir.path()).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied"));
+
+    let mut child = securecam(dir.path())
+        .args([
+            "user",
+            "create",
+            "--email",
+            "Owner@Example.com",
+            "--name",
+            "Owner",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(uuid_like(&id), "prints the new user's id: {id}");
+
+    let mut again = securecam(dir.path())
+        .args([
+            "user",
+            "create",
+            "--email",
+            "owner@example.com",
+            "--name",
+            "Twin",
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    again
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long password\n")
+        .unwrap();
+    let out = again.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists"));
+
+    // The account works: sign in through the API of a server on the same data directory.
+    let (server, url, _, _) = serve(dir.path(), &[("SECURECAM_HTTP_ADDR", "127.0.0.1:0")]);
+    let body = r#"{"email":"owner@example.com","password":"a long password"}"#;
+    let host = url
+        .strip_prefix("http://")
+        .unwrap()
+        .replace("localhost", "127.0.0.1");
+    let mut stream = std::net::TcpStream::connect(&host).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(&id));
+    server.stop();
+}
+
+fn uuid_like(s: &str) -> bool {
+    s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
+}

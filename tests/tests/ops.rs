@@ -1,0 +1,83 @@
+//! Operations endpoints, the OpenAPI document and unknown routes.
+
+use reqwest::StatusCode;
+use securecam_tests::{both_backends, expect_json, expect_problem, spawn_app, Backend};
+
+both_backends!(
+    health_readiness_and_metrics,
+    openapi_documents_every_route,
+    unknown_routes_are_problems
+);
+
+async fn health_readiness_and_metrics(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_eq!(
+        expect_json(app.get("/healthz", None).await, StatusCode::OK).await["status"],
+        "ok"
+    );
+    let ready = expect_json(app.get("/readyz", None).await, StatusCode::OK).await;
+    assert_eq!(ready["status"], "ready");
+    let expected = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    assert_eq!(ready["database"], expected);
+
+    app.sign_up("metrics@example.com").await;
+    let metrics = app.get("/metrics", None).await;
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="POST",route="/api/v1/auth/sign-up",status="201"}"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("http_request_duration_seconds"));
+}
+
+async fn openapi_documents_every_route(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let spec = expect_json(app.get("/openapi.json", None).await, StatusCode::OK).await;
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/api/v1/auth/sign-up", &["post"][..]),
+        ("/api/v1/auth/sign-in", &["post"]),
+        ("/api/v1/auth/sign-out", &["post"]),
+        ("/api/v1/auth/session", &["get"]),
+        ("/api/v1/auth/sessions", &["get"]),
+        ("/api/v1/auth/sessions/{id}", &["delete"]),
+        ("/api/v1/auth/password-reset/request", &["post"]),
+        ("/api/v1/auth/password-reset", &["post"]),
+        ("/api/v1/devices", &["get", "post"]),
+        ("/api/v1/devices/{id}", &["get", "patch", "delete"]),
+        ("/api/v1/audit-logs", &["get"]),
+    ] {
+        for method in methods {
+            assert!(
+                paths[path].get(*method).is_some(),
+                "{method} {path} is documented"
+            );
+        }
+    }
+    assert!(spec["components"]["schemas"]["Problem"].is_object());
+    assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
+    let docs = app.get("/docs", None).await;
+    assert_eq!(docs.status(), StatusCode::OK);
+    let html = docs.text().await.unwrap();
+    assert!(
+        html.contains("SecureCam API"),
+        "the docs page carries the generated spec"
+    );
+}
+
+async fn unknown_routes_are_problems(backend: Backend) {
+    let app = spawn_app(backend).await;
+    expect_problem(
+        app.get("/api/v1/nope", None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
