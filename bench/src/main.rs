@@ -23,7 +23,10 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
 #[derive(Parser)]
-#[command(name = "securecam-bench", about = "Load tools for SecureCam benchmarks")]
+#[command(
+    name = "securecam-bench",
+    about = "Load tools for SecureCam benchmarks"
+)]
 struct Cli {
     /// The server, e.g. http://127.0.0.1:8080
     #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -85,8 +88,17 @@ async fn main() -> anyhow::Result<()> {
             devices,
         } => {
             for i in 0..devices {
-                let body = json!({"name": format!("camera {i}"), "role": "camera", "platform": "android"});
-                call(&mut setup, &target, Method::POST, "/api/v1/devices", Some(&token), Some(body)).await?;
+                let body =
+                    json!({"name": format!("camera {i}"), "role": "camera", "platform": "android"});
+                call(
+                    &mut setup,
+                    &target,
+                    Method::POST,
+                    "/api/v1/devices",
+                    Some(&token),
+                    Some(body),
+                )
+                .await?;
             }
             let request = Arc::new(RequestSpec {
                 method: Method::GET,
@@ -94,21 +106,44 @@ async fn main() -> anyhow::Result<()> {
                 token: Some(token),
                 body: None,
             });
-            let report = run_load(&target, request, connections, Duration::from_secs(seconds), rate).await?;
+            let report = run_load(
+                &target,
+                request,
+                connections,
+                Duration::from_secs(seconds),
+                rate,
+            )
+            .await?;
             report.print(&format!(
                 "GET /api/v1/devices ({devices} devices), {connections} connections, {}",
-                rate.map_or("closed loop".to_string(), |r| format!("open loop at {r} req/s"))
+                rate.map_or("closed loop".to_string(), |r| format!(
+                    "open loop at {r} req/s"
+                ))
             ));
         }
-        Command::SignIn { connections, seconds } => {
+        Command::SignIn {
+            connections,
+            seconds,
+        } => {
             let request = Arc::new(RequestSpec {
                 method: Method::POST,
                 path: "/api/v1/auth/sign-in".to_string(),
                 token: None,
-                body: Some(Bytes::from(json!({"email": email, "password": password}).to_string())),
+                body: Some(Bytes::from(
+                    json!({"email": email, "password": password}).to_string(),
+                )),
             });
-            let report = run_load(&target, request, connections, Duration::from_secs(seconds), None).await?;
-            report.print(&format!("POST /api/v1/auth/sign-in, {connections} connections, closed loop"));
+            let report = run_load(
+                &target,
+                request,
+                connections,
+                Duration::from_secs(seconds),
+                None,
+            )
+            .await?;
+            report.print(&format!(
+                "POST /api/v1/auth/sign-in, {connections} connections, closed loop"
+            ));
         }
     }
     Ok(())
@@ -133,7 +168,8 @@ impl Target {
             .await
             .with_context(|| format!("connecting to {}", self.authority))?;
         stream.set_nodelay(true)?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(connection);
         Ok(sender)
     }
@@ -256,20 +292,23 @@ async fn run_load(
                 let target = Target {
                     authority: target_authority,
                 };
-                let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+                let mut histogram =
+                    Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
                 let mut report = Report::default();
-                let offset = interval.map_or(Duration::ZERO, |iv| iv.mul_f64(i as f64 / connections as f64));
+                let offset = interval.map_or(Duration::ZERO, |iv| {
+                    iv.mul_f64(i as f64 / connections as f64)
+                });
                 let mut due = start + offset;
                 tokio::time::sleep_until(start.into()).await;
                 loop {
-                    if let Some(iv) = interval {
-                        tokio::time::sleep_until(due.into()).await;
-                        due += iv;
-                    }
-                    let sent = if interval.is_some() {
-                        due - interval.unwrap()
-                    } else {
-                        Instant::now()
+                    let sent = match interval {
+                        Some(iv) => {
+                            let at = due;
+                            due += iv;
+                            tokio::time::sleep_until(at.into()).await;
+                            at
+                        }
+                        None => Instant::now(),
                     };
                     if sent >= end {
                         break;

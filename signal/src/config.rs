@@ -19,6 +19,10 @@ pub struct SignalConfig {
     pub password_reset_lifetime: Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// How long a verified token is remembered in memory (0 turns the cache off). Revocations
+    /// on this node take effect at once regardless; see `auth::cache`.
+    #[serde(with = "seconds")]
+    pub credential_cache_ttl: Duration,
     pub rate_limits: RateLimits,
     /// argon2id cost; the defaults are OWASP's minimum and lower values are refused.
     pub argon2: Argon2Config,
@@ -32,6 +36,7 @@ impl Default for SignalConfig {
             session_idle_timeout: Duration::from_secs(7 * 24 * 3600),
             password_reset_lifetime: Duration::from_secs(3600),
             trust_forwarded_for: false,
+            credential_cache_ttl: Duration::from_secs(5),
             rate_limits: RateLimits::default(),
             argon2: Argon2Config::default(),
         }

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use securecam_storage::{Database, NewAuditLog};
 
+use crate::auth::cache::CredentialCache;
 use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::RateLimiter;
 use crate::config::SignalConfig;
@@ -19,6 +20,7 @@ struct Inner {
     passwords: PasswordHasher,
     limits: Limiters,
     mailer: Arc<dyn Mailer>,
+    credentials: CredentialCache,
 }
 
 /// One limiter per rule of `config.rate_limits`.
@@ -43,6 +45,7 @@ impl AppState {
             sign_up_per_ip: RateLimiter::new(r.sign_up_per_ip),
             password_reset_per_ip: RateLimiter::new(r.password_reset_per_ip),
         };
+        let credentials = CredentialCache::new(config.credential_cache_ttl, 100_000);
         Ok(AppState {
             inner: Arc::new(Inner {
                 db,
@@ -50,6 +53,7 @@ impl AppState {
                 passwords,
                 limits,
                 mailer,
+                credentials,
             }),
         })
     }
@@ -72,6 +76,10 @@ impl AppState {
 
     pub fn limits(&self) -> &Limiters {
         &self.inner.limits
+    }
+
+    pub fn credentials(&self) -> &CredentialCache {
+        &self.inner.credentials
     }
 
     pub fn mailer(&self) -> Arc<dyn Mailer> {

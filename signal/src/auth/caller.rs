@@ -1,3 +1,5 @@
+use std::time::Instant;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -70,32 +72,50 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 /// Resolves a token to its caller; any failure is the same 401.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     let invalid = || ApiError::unauthorized("invalid or expired token");
+    let is_user = token.starts_with(USER_TOKEN_PREFIX);
+    if !is_user && !token.starts_with(DEVICE_TOKEN_PREFIX) {
+        return Err(invalid());
+    }
     let hash = tokens::hash(token);
-    if token.starts_with(USER_TOKEN_PREFIX) {
-        let session = state
-            .db()
-            .get_session_by_token_hash(&hash)
-            .await?
-            .ok_or_else(invalid)?;
+    let cache = state.credentials();
+    let started = Instant::now();
+    let mut caller = match cache.get(&hash, started) {
+        Some(caller) => caller,
+        None => {
+            let generation = cache.generation();
+            let found = if is_user {
+                state
+                    .db()
+                    .get_session_by_token_hash(&hash)
+                    .await?
+                    .map(|session| Caller::User { session })
+            } else {
+                state
+                    .db()
+                    .get_device_by_token_hash(&hash)
+                    .await?
+                    .map(|device| Caller::Device { device })
+            };
+            let caller = found.ok_or_else(invalid)?;
+            cache.insert(&hash, caller.clone(), started, generation);
+            caller
+        }
+    };
+    if let Caller::User { session } = &mut caller {
+        // Lifetime and idle timeout are checked on every request, cached or not.
         let at = now();
         let idle = Duration::from_std(state.config().session_idle_timeout).unwrap_or(Duration::MAX);
         if session.expires_at <= at || session.last_active_at + idle <= at {
             return Err(invalid());
         }
         if (at - session.last_active_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+            let generation = cache.generation();
             state.db().touch_session(session.id, at).await?;
+            session.last_active_at = at;
+            cache.insert(&hash, caller.clone(), Instant::now(), generation);
         }
-        Ok(Caller::User { session })
-    } else if token.starts_with(DEVICE_TOKEN_PREFIX) {
-        let device = state
-            .db()
-            .get_device_by_token_hash(&hash)
-            .await?
-            .ok_or_else(invalid)?;
-        Ok(Caller::Device { device })
-    } else {
-        Err(invalid())
     }
+    Ok(caller)
 }
 
 impl FromRequestParts<AppState> for Caller {

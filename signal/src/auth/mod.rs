@@ -1,6 +1,7 @@
 //! Credentials: opaque bearer tokens, argon2id passwords, sign-in rate limits, and the
 //! extractors that tell a handler who is calling.
 
+pub mod cache;
 mod caller;
 pub mod password;
 pub mod rate_limit;

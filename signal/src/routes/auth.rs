@@ -269,6 +269,7 @@ pub async fn sign_out(
         .db()
         .delete_session(caller.user_id(), caller.session.id)
         .await?;
+    state.credentials().forget_session(caller.session.id);
     state
         .audit(
             NewAuditLog::new("auth.sign_out")
@@ -333,6 +334,7 @@ pub async fn revoke_session(
     if !state.db().delete_session(caller.user_id(), id).await? {
         return Err(ApiError::not_found("session"));
     }
+    state.credentials().forget_session(id);
     state
         .audit(
             NewAuditLog::new("auth.session_revoke")
@@ -444,6 +446,7 @@ pub async fn reset_password(
         .db()
         .set_password_and_revoke_sessions(user_id, &hash)
         .await?;
+    state.credentials().forget_user_sessions(user_id);
     state
         .audit(
             NewAuditLog::new("auth.password_reset")

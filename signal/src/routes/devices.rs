@@ -253,6 +253,7 @@ pub async fn update_device(
         .update_device(caller.owner_id(), current.id, patch)
         .await?
         .ok_or_else(|| ApiError::not_found("device"))?;
+    state.credentials().forget_device(device.id);
     state
         .audit(
             NewAuditLog::new("device.update")
@@ -283,6 +284,7 @@ pub async fn delete_device(
     {
         return Err(ApiError::not_found("device"));
     }
+    state.credentials().forget_device(device.id);
     state
         .audit(
             NewAuditLog::new("device.delete")
