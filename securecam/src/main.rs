@@ -62,8 +62,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init_logging(settings.log_format);
     match cli.command {
         Command::Serve { components } => {
+            let shutdown = shutdown_signal()?;
             let app = Application::build(settings, components).await?;
-            app.run_until_stopped(shutdown_signal()).await
+            app.run_until_stopped(shutdown).await
         }
         Command::Migrate => {
             let url = settings.database_url();

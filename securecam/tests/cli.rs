@@ -27,11 +27,56 @@ struct Server(Child);
 
 impl Server {
     /// Sends SIGTERM and waits for a clean exit.
-    fn stop(mut self) {
+    fn stop(self) {
         sigterm(&self.0);
+        self.wait_clean_exit();
+    }
+
+    fn wait_clean_exit(mut self) {
         let status = self.0.wait().unwrap();
         assert!(status.success(), "SIGTERM is a clean exit: {status}");
     }
+}
+
+/// Writes a JSON POST on a new connection and returns the stream to read the answer from.
+fn start_post(url: &str, path: &str, body: &str) -> std::net::TcpStream {
+    let host = url
+        .strip_prefix("http://")
+        .unwrap()
+        .replace("localhost", "127.0.0.1");
+    let mut stream = std::net::TcpStream::connect(&host).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    stream
+}
+
+fn read_response(mut stream: std::net::TcpStream) -> String {
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    response
+}
+
+/// Creates an account with the CLI; returns its id.
+fn create_user(dir: &Path, email: &str, password: &str) -> std::process::Output {
+    let mut child = securecam(dir)
+        .args(["user", "create", "--email", email, "--name", "Owner"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 impl Drop for Server {
@@ -200,27 +245,7 @@ fn migrate_and_user_create() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied"));
 
-    let mut child = securecam(dir.path())
-        .args([
-            "user",
-            "create",
-            "--email",
-            "Owner@Example.com",
-            "--name",
-            "Owner",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long password\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = create_user(dir.path(), "Owner@Example.com", "a long password");
     assert!(
         out.status.success(),
         "{}",
@@ -229,49 +254,53 @@ fn migrate_and_user_create() {
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(uuid_like(&id), "prints the new user's id: {id}");
 
-    let mut again = securecam(dir.path())
-        .args([
-            "user",
-            "create",
-            "--email",
-            "owner@example.com",
-            "--name",
-            "Twin",
-        ])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    again
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long password\n")
-        .unwrap();
-    let out = again.wait_with_output().unwrap();
+    let out = create_user(dir.path(), "owner@example.com", "a long password");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists"));
+    let out = create_user(dir.path(), "short@example.com", "short");
+    assert!(!out.status.success(), "a short password is refused");
 
     // The account works: sign in through the API of a server on the same data directory.
     let (server, url, _, _) = serve(dir.path(), &[("SECURECAM_HTTP_ADDR", "127.0.0.1:0")]);
     let body = r#"{"email":"owner@example.com","password":"a long password"}"#;
+    let response = read_response(start_post(&url, "/api/v1/auth/sign-in", body));
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(&id));
+    server.stop();
+}
+
+#[test]
+fn sigterm_lets_requests_in_flight_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = create_user(dir.path(), "owner@example.com", "a long password");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (server, url, _, _) = serve(dir.path(), &[("SECURECAM_HTTP_ADDR", "127.0.0.1:0")]);
+    // Each sign-in hashes with argon2id (tens of ms, a few at a time): twelve of them are
+    // still being worked on when SIGTERM arrives.
+    let body = r#"{"email":"owner@example.com","password":"a long password"}"#;
+    let in_flight: Vec<_> = (0..12)
+        .map(|_| start_post(&url, "/api/v1/auth/sign-in", body))
+        .collect();
+    std::thread::sleep(Duration::from_millis(30));
+    sigterm(&server.0);
+    for stream in in_flight {
+        let response = read_response(stream);
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "in-flight request finished: {response}"
+        );
+    }
+    server.wait_clean_exit();
+    // New connections are refused once it has stopped.
     let host = url
         .strip_prefix("http://")
         .unwrap()
         .replace("localhost", "127.0.0.1");
-    let mut stream = std::net::TcpStream::connect(&host).unwrap();
-    write!(
-        stream,
-        "POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert!(response.contains(&id));
-    server.stop();
+    assert!(std::net::TcpStream::connect(host).is_err());
 }
 
 fn uuid_like(s: &str) -> bool {
