@@ -10,6 +10,7 @@ use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
+use securecam_signal::error::problem_for_bare_errors;
 use securecam_signal::mail::{LogMailer, Mailer, SmtpMailer};
 use securecam_signal::routes::ops;
 use securecam_signal::AppState;
@@ -37,6 +38,7 @@ pub struct Application {
     db: Arc<dyn Database>,
     components: Vec<Component>,
     public_url: String,
+    session_idle_timeout: Duration,
 }
 
 impl Application {
@@ -104,6 +106,7 @@ impl Application {
                 REQUEST_TIMEOUT,
             ))
             .layer(CatchPanicLayer::new())
+            .layer(middleware::from_fn(problem_for_bare_errors))
             .layer(TraceLayer::new_for_http());
 
         tracing::debug!(database = %database::redact_url(&database_url), backend = db.backend(), "database open");
@@ -113,6 +116,7 @@ impl Application {
             db,
             components,
             public_url: settings.public_url(),
+            session_idle_timeout: settings.signal.session_idle_timeout,
         })
     }
 
@@ -137,7 +141,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let sweeper = tokio::spawn(sweep_sessions(self.db.clone(), stop_rx.clone()));
+        let sweeper = tokio::spawn(sweep_expired(
+            self.db.clone(),
+            self.session_idle_timeout,
+            stop_rx.clone(),
+        ));
 
         let names: Vec<&str> = self.components.iter().map(|c| c.name()).collect();
         tracing::info!(
@@ -164,9 +172,14 @@ impl Application {
     }
 }
 
-/// Deletes sessions past their absolute lifetime or idle timeout, hourly, until stopped.
-async fn sweep_sessions(db: Arc<dyn Database>, mut stop: watch::Receiver<bool>) {
-    let idle = chrono::Duration::days(7);
+/// Hourly until stopped: deletes sessions past their absolute lifetime or idle timeout, and
+/// one-time secrets past their expiry.
+async fn sweep_expired(
+    db: Arc<dyn Database>,
+    idle_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let idle = chrono::Duration::from_std(idle_timeout).unwrap_or(chrono::Duration::MAX);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
@@ -177,6 +190,9 @@ async fn sweep_sessions(db: Arc<dyn Database>, mut stop: watch::Receiver<bool>) 
             Ok(n) if n > 0 => tracing::info!(removed = n, "swept stale sessions"),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "session sweep failed"),
+        }
+        if let Err(err) = db.delete_expired_verifications(now).await {
+            tracing::warn!(error = %err, "verification sweep failed");
         }
     }
 }

@@ -22,27 +22,30 @@ pub fn media_key_path(data_dir: &Path) -> PathBuf {
 /// Loads the keys under `data_dir`, creating any that are missing.
 pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Keys> {
     let path = media_key_path(data_dir);
-    let media_signing = if path.exists() {
-        let pem =
-            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        SigningKey::from_pkcs8_pem(&pem).with_context(|| format!("parsing {}", path.display()))?
-    } else {
+    if !path.exists() {
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         let pem = key
             .to_pkcs8_pem(LineEnding::LF)
             .context("encoding signing key")?;
-        write_private(&path, pem.as_bytes())?;
-        tracing::debug!(path = %path.display(), "created media signing key");
-        key
-    };
+        if write_private_once(&path, pem.as_bytes())? {
+            tracing::debug!(path = %path.display(), "created media signing key");
+        }
+    }
+    // Always read back what is on disk: when several components start at once on a shared
+    // key directory, only the first one's key was kept, and all must use that one.
+    let pem = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let media_signing =
+        SigningKey::from_pkcs8_pem(&pem).with_context(|| format!("parsing {}", path.display()))?;
     Ok(Keys { media_signing })
 }
 
-/// Writes a secret file readable only by its owner, atomically (temp file + rename).
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+/// Writes a secret file readable only by its owner, complete or not at all, and only if it
+/// does not exist yet (temp file + hard link, which fails when another process won the race).
+/// Returns whether this call created it.
+fn write_private_once(path: &Path, contents: &[u8]) -> anyhow::Result<bool> {
     let dir = path.parent().context("key path has a directory")?;
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = path.with_extension("tmp");
+    let tmp = path.with_extension(format!("tmp.{:016x}", rand::random::<u64>()));
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -55,8 +58,13 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", tmp.display()))?;
     file.write_all(contents)?;
     file.sync_all()?;
-    fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("writing {}", path.display())),
+    }
 }
 
 #[cfg(test)]

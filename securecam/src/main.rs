@@ -11,6 +11,7 @@ use securecam::app::shutdown_signal;
 use securecam::components::parse_list;
 use securecam::{database, telemetry, Application, Component, Settings};
 use securecam_signal::auth::password::PasswordHasher;
+use securecam_signal::routes::auth;
 use securecam_storage::{NewAuditLog, NewUser, StorageError};
 
 #[derive(Parser)]
@@ -87,12 +88,12 @@ async fn create_user(settings: Settings, email: String, name: String) -> anyhow:
         .read_line(&mut password)
         .context("reading the password from stdin")?;
     let password = password.trim_end_matches(['\r', '\n']).to_string();
-    anyhow::ensure!(
-        password.chars().count() >= 8,
-        "the password must be at least 8 characters"
-    );
-    let email = email.trim().to_lowercase();
-    anyhow::ensure!(email.contains('@'), "{email:?} is not an email address");
+    // The same rules as sign-up, so an account made here is one the API would accept.
+    let invalid = |e: securecam_signal::error::ApiError| anyhow::anyhow!("{e}");
+    let email = auth::normalize_email(&email);
+    auth::validate_email(&email).map_err(invalid)?;
+    auth::validate_password(&password).map_err(invalid)?;
+    let name = auth::validate_name(&name).map_err(invalid)?;
 
     let db: Arc<dyn securecam_storage::Database> = database::open(&settings.database_url()).await?;
     db.migrate().await?;
@@ -102,7 +103,7 @@ async fn create_user(settings: Settings, email: String, name: String) -> anyhow:
     let user = match db
         .create_user(NewUser {
             email,
-            name: name.trim().to_string(),
+            name,
             password_hash,
         })
         .await

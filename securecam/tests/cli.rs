@@ -278,7 +278,21 @@ fn sigterm_lets_requests_in_flight_finish() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (server, url, _, _) = serve(dir.path(), &[("SECURECAM_HTTP_ADDR", "127.0.0.1:0")]);
+    // Twelve sign-ins at once to one account would trip its attempt limit (5): lift it.
+    let (server, url, _, _) = serve(
+        dir.path(),
+        &[
+            ("SECURECAM_HTTP_ADDR", "127.0.0.1:0"),
+            (
+                "SECURECAM_SIGNAL__RATE_LIMITS__SIGN_IN_FAILURES_PER_ACCOUNT__MAX",
+                "100",
+            ),
+            (
+                "SECURECAM_SIGNAL__RATE_LIMITS__SIGN_IN_FAILURES_PER_ACCOUNT__WINDOW_SECONDS",
+                "60",
+            ),
+        ],
+    );
     // Each sign-in hashes with argon2id (tens of ms, a few at a time): twelve of them are
     // still being worked on when SIGTERM arrives.
     let body = r#"{"email":"owner@example.com","password":"a long password"}"#;

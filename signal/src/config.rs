@@ -68,12 +68,15 @@ impl Limit {
 pub struct RateLimits {
     /// Sign-in attempts from one IP address.
     pub sign_in_per_ip: Limit,
-    /// Failed sign-ins for one account, wherever they come from.
+    /// Sign-in attempts for one account since its last successful sign-in, wherever they
+    /// come from (each attempt takes a slot before the password is checked).
     pub sign_in_failures_per_account: Limit,
     /// Sign-ups from one IP address.
     pub sign_up_per_ip: Limit,
     /// Password-reset requests from one IP address.
     pub password_reset_per_ip: Limit,
+    /// Password-reset mails to one account (over it, requests are dropped quietly).
+    pub password_reset_per_account: Limit,
 }
 
 impl Default for RateLimits {
@@ -83,6 +86,7 @@ impl Default for RateLimits {
             sign_in_failures_per_account: Limit::new(5, 15 * 60),
             sign_up_per_ip: Limit::new(20, 10 * 60),
             password_reset_per_ip: Limit::new(10, 10 * 60),
+            password_reset_per_account: Limit::new(3, 60 * 60),
         }
     }
 }

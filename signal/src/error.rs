@@ -4,7 +4,9 @@
 //! answered as it is, or an unexpected one, which is logged with its cause and answered with a
 //! bare 500 that reveals nothing.
 
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use securecam_storage::StorageError;
 use serde::Serialize;
@@ -159,4 +161,40 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+/// Turns error responses that are not problem documents yet — axum's 405, the request
+/// timeout's 408, the body limit's 413, a caught panic's 500 — into problem documents, so
+/// every error a client sees has the same shape and a stable code.
+pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return response;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::INTERNAL_SERVER_ERROR => "internal_error",
+        s if s.is_server_error() => "server_error",
+        _ => "bad_request",
+    };
+    let detail = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let mut problem = problem_response(status, code, detail, None);
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = response.headers().get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem
 }

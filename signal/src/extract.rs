@@ -99,7 +99,9 @@ impl FromRequestParts<AppState> for ClientInfo {
                     .headers
                     .get("x-forwarded-for")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.split(',').next())
+                    // The rightmost entry is the one our proxy appended; anything to its left
+                    // is whatever the client chose to send.
+                    .and_then(|v| v.split(',').next_back())
                     .and_then(|v| v.trim().parse::<IpAddr>().ok())
             })
             .flatten();

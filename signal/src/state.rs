@@ -29,6 +29,7 @@ pub struct Limiters {
     pub sign_in_failures_per_account: RateLimiter,
     pub sign_up_per_ip: RateLimiter,
     pub password_reset_per_ip: RateLimiter,
+    pub password_reset_per_account: RateLimiter,
 }
 
 impl AppState {
@@ -44,6 +45,7 @@ impl AppState {
             sign_in_failures_per_account: RateLimiter::new(r.sign_in_failures_per_account),
             sign_up_per_ip: RateLimiter::new(r.sign_up_per_ip),
             password_reset_per_ip: RateLimiter::new(r.password_reset_per_ip),
+            password_reset_per_account: RateLimiter::new(r.password_reset_per_account),
         };
         let credentials = CredentialCache::new(config.credential_cache_ttl, 100_000);
         Ok(AppState {

@@ -67,6 +67,8 @@ impl Database for PostgresDatabase {
     }
 
     async fn ready(&self) -> StorageResult<bool> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        // No migrations table yet means nothing is applied: not ready, but not an error.
         let applied: Vec<i64> =
             sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
                 .fetch_all(&self.pool)
@@ -127,6 +129,10 @@ impl Database for PostgresDatabase {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM verification WHERE identifier = $1")
+            .bind(format!("password-reset:{user_id}"))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -157,13 +163,13 @@ impl Database for PostgresDatabase {
             .await?)
     }
 
-    async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> StorageResult<()> {
-        sqlx::query("UPDATE session SET last_active_at = $1 WHERE id = $2")
+    async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> StorageResult<bool> {
+        let done = sqlx::query("UPDATE session SET last_active_at = $1 WHERE id = $2")
             .bind(at)
             .bind(id)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 
     async fn list_sessions(
@@ -224,6 +230,22 @@ impl Database for PostgresDatabase {
         .bind(at)
         .fetch_one(&self.pool)
         .await?)
+    }
+
+    async fn delete_verifications(&self, identifier: &str) -> StorageResult<u64> {
+        let done = sqlx::query("DELETE FROM verification WHERE identifier = $1")
+            .bind(identifier)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_expired_verifications(&self, now: DateTime<Utc>) -> StorageResult<u64> {
+        let done = sqlx::query("DELETE FROM verification WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn take_verification(

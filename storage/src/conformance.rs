@@ -157,7 +157,7 @@ async fn sessions(db: &dyn Database) {
     assert!(matches!(dup, Err(StorageError::Conflict(_))));
 
     let later = now() + Duration::minutes(5);
-    db.touch_session(ids[0], later).await.unwrap();
+    assert!(db.touch_session(ids[0], later).await.unwrap());
     assert_eq!(
         db.get_session_by_token_hash("alice-0")
             .await

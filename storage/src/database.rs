@@ -20,7 +20,8 @@ pub trait Database: Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StorageResult<()>;
 
-    /// Reachable and fully migrated (for `/readyz`).
+    /// Whether every migration is applied (for `/readyz`); an error when the database
+    /// cannot be reached.
     async fn ready(&self) -> StorageResult<bool>;
 
     /// Closes the pool after in-flight queries finish.
@@ -32,7 +33,8 @@ pub trait Database: Send + Sync + 'static {
     async fn create_user(&self, user: NewUser) -> StorageResult<User>;
     async fn get_user(&self, id: Uuid) -> StorageResult<Option<User>>;
     async fn get_user_credentials(&self, email: &str) -> StorageResult<Option<UserCredentials>>;
-    /// Sets a new password hash and ends every session of the user, in one transaction.
+    /// Sets a new password hash and ends every session of the user and every outstanding
+    /// password-reset secret (`password-reset:<user id>`), in one transaction.
     async fn set_password_and_revoke_sessions(
         &self,
         user_id: Uuid,
@@ -43,8 +45,8 @@ pub trait Database: Send + Sync + 'static {
 
     async fn create_session(&self, session: NewSession) -> StorageResult<Session>;
     async fn get_session_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Session>>;
-    /// Records activity for the idle timeout.
-    async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> StorageResult<()>;
+    /// Records activity for the idle timeout; false when the session no longer exists.
+    async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> StorageResult<bool>;
     async fn list_sessions(&self, user_id: Uuid, page: PageRequest)
         -> StorageResult<Page<Session>>;
     /// Deletes one session of the user; false when the user has no such session.
@@ -64,6 +66,10 @@ pub trait Database: Send + Sync + 'static {
         value_hash: &str,
         expires_at: DateTime<Utc>,
     ) -> StorageResult<Verification>;
+    /// Deletes every secret with this identifier (e.g. older reset links when a new one is sent).
+    async fn delete_verifications(&self, identifier: &str) -> StorageResult<u64>;
+    /// Removes expired secrets.
+    async fn delete_expired_verifications(&self, now: DateTime<Utc>) -> StorageResult<u64>;
     /// Deletes and returns the secret with this hash if it exists and has not expired:
     /// a secret can be used once, even by two concurrent requests.
     async fn take_verification(

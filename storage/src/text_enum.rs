@@ -42,3 +42,19 @@ macro_rules! text_enum {
         }
     };
 }
+
+/// `Debug` that names every field but prints secret ones as `[REDACTED]`, so passwords,
+/// tokens, hashes and push tokens never reach a log through `{:?}`.
+#[macro_export]
+macro_rules! redacted_debug {
+    ($name:ident { $($field:ident),* ; secret: $($secret:ident),+ $(,)? }) => {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    $(.field(stringify!($field), &self.$field))*
+                    $(.field(stringify!($secret), &"[REDACTED]"))+
+                    .finish()
+            }
+        }
+    };
+}

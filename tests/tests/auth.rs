@@ -14,6 +14,7 @@ both_backends!(
     password_reset_by_mailed_token,
     sign_in_is_rate_limited_per_account,
     sign_in_is_rate_limited_per_ip,
+    concurrent_guesses_do_not_pass_the_account_limit,
     sessions_expire,
     passwords_are_argon2id_and_tokens_hashed,
 );
@@ -255,6 +256,13 @@ async fn sessions_are_listed_and_revoked(backend: Backend) {
     assert_eq!(rest["items"].as_array().unwrap().len(), 1);
     assert!(rest["next_cursor"].is_null());
     let oldest = rest["items"][0]["id"].as_str().unwrap().to_string();
+    // In use (and so cached) right before it is revoked.
+    assert_eq!(
+        app.get("/api/v1/auth/session", Some(&tokens[0]))
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     let revoke = app
         .delete(&format!("/api/v1/auth/sessions/{oldest}"), Some(&tokens[2]))
@@ -291,6 +299,13 @@ async fn sessions_are_listed_and_revoked(backend: Backend) {
 async fn password_reset_by_mailed_token(backend: Backend) {
     let app = spawn_app(backend).await;
     let user = app.sign_up("dora@example.com").await;
+    // Used once, so the credential cache holds it: the reset must still end it at once.
+    assert_eq!(
+        app.get("/api/v1/auth/session", Some(&user.token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     // Unknown email: the same 202, and no mail.
     let unknown = app
@@ -515,4 +530,31 @@ async fn passwords_are_argon2id_and_tokens_hashed(backend: Backend) {
         .await
         .unwrap()
         .is_some());
+}
+
+async fn concurrent_guesses_do_not_pass_the_account_limit(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.sign_up("kim@example.com").await;
+    // Twelve guesses at once: the password check is slow, so a check-then-record limiter
+    // would let them all through. Only the limit's five may be tried.
+    let bodies: Vec<_> = (0..12)
+        .map(|i| json!({"email": user.email, "password": format!("guess {i} wrong")}))
+        .collect();
+    let guesses = bodies
+        .iter()
+        .map(|body| app.post("/api/v1/auth/sign-in", None, body));
+    let statuses: Vec<StatusCode> = futures::future::join_all(guesses)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let tried = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((tried, limited), (5, 7), "{statuses:?}");
 }

@@ -28,42 +28,55 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
         .to_string();
     let unknown = uuid::Uuid::now_v7().to_string();
 
-    // (method, path template, body) for every endpoint with an id in its path.
-    let endpoints: Vec<(Method, &str, Option<serde_json::Value>)> = vec![
-        (Method::GET, "/api/v1/devices/{device}", None),
-        (
-            Method::PATCH,
-            "/api/v1/devices/{device}",
-            Some(json!({"name": "pwned"})),
-        ),
-        (Method::DELETE, "/api/v1/devices/{device}", None),
-        (Method::DELETE, "/api/v1/auth/sessions/{session}", None),
-    ];
-    for (method, template, body) in &endpoints {
-        for (who, token) in [
-            ("bob's user token", &bob.token),
-            ("bob's device token", &bob_camera.token),
-        ] {
-            for (device, session) in [
-                (alice_camera.id.as_str(), alice_session.as_str()),
-                (unknown.as_str(), unknown.as_str()),
+    // Every endpoint with an id in its path, taken from the served OpenAPI document so that
+    // a new endpoint cannot be forgotten here. Each id names a resource kind by its path.
+    let spec = expect_json(app.get("/openapi.json", None).await, StatusCode::OK).await;
+    let alice_ids = |path: &str| -> String {
+        if path.starts_with("/api/v1/devices/{id}") {
+            alice_camera.id.clone()
+        } else if path.starts_with("/api/v1/auth/sessions/{id}") {
+            alice_session.clone()
+        } else {
+            panic!("{path}: which of Alice's resources does its id name? Add it to this test.")
+        }
+    };
+    let mut walked = 0;
+    for (template, operations) in spec["paths"].as_object().unwrap() {
+        if !template.contains('{') {
+            continue;
+        }
+        for method in operations.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let body = match method {
+                Method::PATCH | Method::PUT | Method::POST => Some(json!({"name": "pwned"})),
+                _ => None,
+            };
+            let user_only = template.starts_with("/api/v1/auth/");
+            for (who, token) in [
+                ("bob's user token", &bob.token),
+                ("bob's device token", &bob_camera.token),
             ] {
-                let path = template
-                    .replace("{device}", device)
-                    .replace("{session}", session);
-                let response = app
-                    .request(method.clone(), &path, Some(token), body.as_ref())
-                    .await;
-                let status = response.status();
-                // Session endpoints need a user token: a device token is refused before any id is looked at.
-                if template.contains("sessions") && who.contains("device") {
-                    assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {who}");
-                    continue;
+                for id in [alice_ids(template), unknown.clone()] {
+                    let path = template.replace("{id}", &id);
+                    let response = app
+                        .request(method.clone(), &path, Some(token), body.as_ref())
+                        .await;
+                    if user_only && who.contains("device") {
+                        // Account endpoints refuse device tokens before looking at any id.
+                        assert_eq!(
+                            response.status(),
+                            StatusCode::FORBIDDEN,
+                            "{method} {path} as {who}"
+                        );
+                        continue;
+                    }
+                    walked += 1;
+                    expect_problem(response, StatusCode::NOT_FOUND, "not_found").await;
                 }
-                expect_problem(response, StatusCode::NOT_FOUND, "not_found").await;
             }
         }
     }
+    assert!(walked >= 12, "walked {walked} requests");
 
     // Nothing of Alice's changed or went away.
     let device = expect_json(

@@ -79,10 +79,12 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
     let hash = tokens::hash(token);
     let cache = state.credentials();
     let started = Instant::now();
+    // Read once, before anything is looked up: any revocation after this point makes both
+    // inserts below refuse, so a revoked credential is never cached again.
+    let generation = cache.generation();
     let mut caller = match cache.get(&hash, started) {
         Some(caller) => caller,
         None => {
-            let generation = cache.generation();
             let found = if is_user {
                 state
                     .db()
@@ -109,8 +111,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
             return Err(invalid());
         }
         if (at - session.last_active_at).num_seconds() >= TOUCH_INTERVAL_SECS {
-            let generation = cache.generation();
-            state.db().touch_session(session.id, at).await?;
+            if !state.db().touch_session(session.id, at).await? {
+                return Err(invalid());
+            }
             session.last_active_at = at;
             cache.insert(&hash, caller.clone(), Instant::now(), generation);
         }

@@ -55,11 +55,29 @@ impl RateLimiter {
         window.push_back(now);
     }
 
-    /// `check` then `record`: for limits that count every attempt.
+    /// Counts one attempt if the key is under its limit, atomically: of many concurrent
+    /// attempts, only as many as the limit allows get through.
     pub fn hit(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        self.check(key, now)?;
-        self.record(key, now);
+        let mut hits = self.hits.lock().expect("rate limiter lock");
+        self.sweep_if_large(&mut hits, now);
+        let window = hits.entry(key.to_string()).or_default();
+        self.expire(window, now);
+        if window.len() >= self.limit.max as usize {
+            let oldest = *window.front().expect("non-empty at limit");
+            return Err((oldest + self.limit.window()).saturating_duration_since(now));
+        }
+        window.push_back(now);
         Ok(())
+    }
+
+    fn sweep_if_large(&self, hits: &mut HashMap<String, VecDeque<Instant>>, now: Instant) {
+        if hits.len() > 10_000 {
+            let window = self.limit.window();
+            hits.retain(|_, w| {
+                w.back()
+                    .is_some_and(|&last| now.saturating_duration_since(last) < window)
+            });
+        }
     }
 
     /// Forgets `key` (e.g. an account's failures after a successful sign-in).

@@ -27,7 +27,7 @@ use crate::state::AppState;
 const MIN_PASSWORD_LEN: usize = 8;
 const MAX_PASSWORD_LEN: usize = 256;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignUpRequest {
     pub email: String,
     /// 8 to 256 characters.
@@ -35,14 +35,14 @@ pub struct SignUpRequest {
     pub name: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignInRequest {
     pub email: String,
     pub password: String,
 }
 
 /// A new session's credential, shown once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct NewSessionToken {
     pub id: Uuid,
     pub token: String,
@@ -74,18 +74,23 @@ pub struct PasswordResetRequest {
     pub email: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordResetConfirm {
     pub token: String,
     pub new_password: String,
 }
 
+securecam_storage::redacted_debug!(SignUpRequest { email, name; secret: password });
+securecam_storage::redacted_debug!(SignInRequest { email; secret: password });
+securecam_storage::redacted_debug!(NewSessionToken { id, expires_at; secret: token });
+securecam_storage::redacted_debug!(PasswordResetConfirm { ; secret: token, new_password });
+
 /// Emails compare case-insensitively; they are kept lower-cased.
-fn normalize_email(email: &str) -> String {
+pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-fn validate_email(email: &str) -> ApiResult<()> {
+pub fn validate_email(email: &str) -> ApiResult<()> {
     let valid = email.len() <= 320
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
@@ -98,7 +103,7 @@ fn validate_email(email: &str) -> ApiResult<()> {
     }
 }
 
-fn validate_password(password: &str) -> ApiResult<()> {
+pub fn validate_password(password: &str) -> ApiResult<()> {
     let len = password.chars().count();
     if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
         return Err(ApiError::invalid(format!(
@@ -108,7 +113,7 @@ fn validate_password(password: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn validate_name(name: &str) -> ApiResult<String> {
+pub fn validate_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
@@ -120,8 +125,21 @@ fn rate_limited(result: Result<(), std::time::Duration>) -> ApiResult<()> {
     result.map_err(|wait| ApiError::too_many_requests(retry_after_secs(wait)))
 }
 
+/// The rate-limit key of a client address. An IPv6 client usually holds a whole /64, so it
+/// is limited as one.
 fn ip_key(client: &ClientInfo) -> String {
-    client.ip_string().unwrap_or_else(|| "unknown".to_string())
+    match client.ip {
+        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_default(),
+        Some(ip) => ip.to_string(),
+        None => "unknown".to_string(),
+    }
 }
 
 /// Opens a session for `user` and returns its token, shown this once.
@@ -215,7 +233,9 @@ pub async fn sign_in(
     let account_key = format!("account:{email}");
     let at = Instant::now();
     rate_limited(limits.sign_in_per_ip.hit(&ip_key(&client), at))?;
-    rate_limited(limits.sign_in_failures_per_account.check(&account_key, at))?;
+    // Every attempt takes a slot before the (slow) password check, atomically, so concurrent
+    // guesses cannot all slip past the limit; a successful sign-in gives the slots back.
+    rate_limited(limits.sign_in_failures_per_account.hit(&account_key, at))?;
 
     let credentials = state.db().get_user_credentials(&email).await?;
     let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
@@ -238,7 +258,6 @@ pub async fn sign_in(
             Ok(Json(AuthResponse { user, session }))
         }
         (_, credentials) => {
-            limits.sign_in_failures_per_account.record(&account_key, at);
             let mut entry = NewAuditLog::new("auth.sign_in_failed").ip(client.ip_string());
             entry = match credentials {
                 Some(c) => entry
@@ -376,15 +395,24 @@ async fn send_reset_link(state: &AppState, email: &str, client: &ClientInfo) -> 
         return Ok(());
     };
     let user = credentials.user;
+    // A flood of reset mails to one inbox is refused quietly (the answer was already 202).
+    if state
+        .limits()
+        .password_reset_per_account
+        .hit(&user.id.to_string(), Instant::now())
+        .is_err()
+    {
+        tracing::warn!(user_id = %user.id, "password reset requests over the per-account limit");
+        return Ok(());
+    }
+    let identifier = format!("password-reset:{}", user.id);
+    // Only the newest link works.
+    state.db().delete_verifications(&identifier).await?;
     let token = tokens::generate(RESET_TOKEN_PREFIX);
     let lifetime = Duration::from_std(state.config().password_reset_lifetime)?;
     state
         .db()
-        .create_verification(
-            &format!("password-reset:{}", user.id),
-            &tokens::hash(&token),
-            now() + lifetime,
-        )
+        .create_verification(&identifier, &tokens::hash(&token), now() + lifetime)
         .await?;
     state
         .db()
@@ -456,4 +484,54 @@ pub async fn reset_password(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let sign_in = SignInRequest {
+            email: "a@b.co".into(),
+            password: "hunter2hunter2".into(),
+        };
+        let reset = PasswordResetConfirm {
+            token: "scr_secret".into(),
+            new_password: "new secret pw".into(),
+        };
+        let new_user = securecam_storage::NewUser {
+            email: "a@b.co".into(),
+            name: "A".into(),
+            password_hash: "$argon2id$hash".into(),
+        };
+        let text = format!("{sign_in:?} {reset:?} {new_user:?}");
+        for secret in [
+            "hunter2hunter2",
+            "scr_secret",
+            "new secret pw",
+            "$argon2id$hash",
+        ] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("a@b.co") && text.contains("[REDACTED]"));
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64() {
+        let client = |ip: &str| ClientInfo {
+            ip: Some(ip.parse().unwrap()),
+            user_agent: None,
+        };
+        assert_eq!(
+            ip_key(&client("2001:db8:1:2:aaaa::1")),
+            ip_key(&client("2001:db8:1:2:bbbb::9"))
+        );
+        assert_ne!(
+            ip_key(&client("2001:db8:1:2::1")),
+            ip_key(&client("2001:db8:1:3::1"))
+        );
+        assert_eq!(ip_key(&client("::ffff:192.0.2.7")), "192.0.2.7");
+        assert_eq!(ip_key(&client("192.0.2.7")), "192.0.2.7");
+    }
 }

@@ -23,7 +23,7 @@ use crate::state::AppState;
 /// Push tokens are opaque strings from FCM/APNs, or a Web Push subscription as JSON text.
 const MAX_PUSH_TOKEN_LEN: usize = 4096;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateDeviceRequest {
     pub name: String,
     pub role: DeviceRole,
@@ -34,7 +34,7 @@ pub struct CreateDeviceRequest {
     pub push_token: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedDevice {
     pub device: Device,
     /// The device's bearer token. Shown once; store it on the device.
@@ -42,7 +42,7 @@ pub struct CreatedDevice {
 }
 
 /// Fields left out stay as they are; `null` clears `app_version`, `push_provider`, `push_token`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 pub struct UpdateDeviceRequest {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
@@ -55,6 +55,10 @@ pub struct UpdateDeviceRequest {
     #[schema(value_type = Option<String>)]
     pub push_token: Option<Option<String>>,
 }
+
+securecam_storage::redacted_debug!(CreateDeviceRequest { name, role, platform, app_version, push_provider; secret: push_token });
+securecam_storage::redacted_debug!(CreatedDevice { device; secret: device_token });
+securecam_storage::redacted_debug!(UpdateDeviceRequest { name, app_version, push_provider; secret: push_token });
 
 /// Tells "absent" (outer None, via `default`) from "null" (Some(None)).
 fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
@@ -227,13 +231,17 @@ pub async fn update_device(
     if let Some(token) = &body.push_token {
         validate_push(provider, token.as_deref())?;
     }
-    // Clearing the provider clears the token with it: a token without provider is unusable.
-    let clears_provider = body.push_provider == Some(None);
+    // A token belongs to its provider: changing or clearing the provider without sending a
+    // new token drops the old one rather than leave, say, an FCM token marked `webpush`.
+    let drops_token = body.push_token.is_none()
+        && body
+            .push_provider
+            .is_some_and(|p| p != current.push_provider);
     let changed: Vec<&str> = [
         ("name", name.is_some()),
         ("app_version", body.app_version.is_some()),
         ("push_provider", body.push_provider.is_some()),
-        ("push_token", body.push_token.is_some() || clears_provider),
+        ("push_token", body.push_token.is_some() || drops_token),
     ]
     .into_iter()
     .filter_map(|(field, set)| set.then_some(field))
@@ -242,7 +250,7 @@ pub async fn update_device(
         name,
         app_version: body.app_version,
         push_provider: body.push_provider,
-        push_token: if clears_provider {
+        push_token: if drops_token {
             Some(None)
         } else {
             body.push_token

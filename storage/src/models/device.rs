@@ -56,7 +56,7 @@ impl TryFrom<OptionalText> for Option<PushProvider> {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewDevice {
     pub user_id: Uuid,
     pub name: String,
@@ -68,7 +68,7 @@ pub struct NewDevice {
 }
 
 /// A partial update; `None` leaves a field as it is, `Some(None)` clears a nullable one.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct DevicePatch {
     pub name: Option<String>,
     pub app_version: Option<Option<String>>,
@@ -77,9 +77,13 @@ pub struct DevicePatch {
 }
 
 /// A device together with the push credentials the notifier needs; never serialised.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct DevicePush {
     pub device_id: Uuid,
     pub push_provider: Option<String>,
     pub push_token: Option<String>,
 }
+
+crate::redacted_debug!(NewDevice { user_id, name, role, platform, app_version, push_provider; secret: push_token });
+crate::redacted_debug!(DevicePatch { name, app_version, push_provider; secret: push_token });
+crate::redacted_debug!(DevicePush { device_id, push_provider; secret: push_token });

@@ -44,7 +44,7 @@ impl Session {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewSession {
     pub user_id: Uuid,
     pub token_hash: String,
@@ -54,7 +54,7 @@ pub struct NewSession {
 }
 
 /// A one-time secret (table `verification`), e.g. a password-reset token, stored hashed.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Verification {
     pub id: Uuid,
     pub identifier: String,
@@ -62,3 +62,6 @@ pub struct Verification {
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
 }
+
+crate::redacted_debug!(NewSession { user_id, expires_at, ip_address, user_agent; secret: token_hash });
+crate::redacted_debug!(Verification { id, identifier, expires_at, created_at; secret: value });

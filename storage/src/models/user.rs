@@ -15,17 +15,20 @@ pub struct User {
 }
 
 /// A user with the password hash sign-in checks against. Not serialisable on purpose.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct UserCredentials {
     #[sqlx(flatten)]
     pub user: User,
     pub password_hash: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewUser {
     /// Lower-cased by the caller; the unique index makes a second sign-up a conflict.
     pub email: String,
     pub name: String,
     pub password_hash: String,
 }
+
+crate::redacted_debug!(UserCredentials { user; secret: password_hash });
+crate::redacted_debug!(NewUser { email, name; secret: password_hash });
