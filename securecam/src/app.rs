@@ -72,7 +72,7 @@ impl Application {
             settings.public_url = Some(format!("http://localhost:{port}"));
         }
         let database_url = settings.database_url();
-        let db = database::open(&database_url).await?;
+        let db = database::open(&database_url, settings.database_max_connections).await?;
         if settings.auto_migrate {
             db.migrate().await.context("applying migrations")?;
         }

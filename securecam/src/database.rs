@@ -6,8 +6,9 @@ use securecam_storage::Database;
 use securecam_storage_postgres::PostgresDatabase;
 use securecam_storage_sqlite::SqliteDatabase;
 
-/// Opens the backend the URL names: `sqlite://…` or `postgres://…`.
-pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Database>> {
+/// Opens the backend the URL names: `sqlite://…` or `postgres://…`. `max_connections`
+/// overrides PostgreSQL's pool size (default: two per core).
+pub async fn open(url: &str, max_connections: Option<u32>) -> anyhow::Result<Arc<dyn Database>> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -25,8 +26,9 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Database>> {
                 .context("opening SQLite")?,
         ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let size = max_connections.unwrap_or_else(securecam_storage_postgres::default_pool_size);
         Ok(Arc::new(
-            PostgresDatabase::connect(url)
+            PostgresDatabase::connect_with_pool_size(url, size)
                 .await
                 .context("connecting to PostgreSQL")?,
         ))

@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let url = settings.database_url();
-            let db = database::open(&url).await?;
+            let db = database::open(&url, settings.database_max_connections).await?;
             db.migrate().await.context("applying migrations")?;
             db.close().await;
             println!("migrations applied to {}", database::redact_url(&url));
@@ -95,7 +95,8 @@ async fn create_user(settings: Settings, email: String, name: String) -> anyhow:
     auth::validate_password(&password).map_err(invalid)?;
     let name = auth::validate_name(&name).map_err(invalid)?;
 
-    let db: Arc<dyn securecam_storage::Database> = database::open(&settings.database_url()).await?;
+    let db: Arc<dyn securecam_storage::Database> =
+        database::open(&settings.database_url(), settings.database_max_connections).await?;
     db.migrate().await?;
     let password_hash = PasswordHasher::new(settings.signal.argon2)?
         .hash(password)

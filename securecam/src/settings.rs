@@ -21,6 +21,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; default `sqlite://<data dir>/securecam.db`.
     pub database_url: Option<SecretString>,
+    /// PostgreSQL pool size; default two per core of this machine.
+    pub database_max_connections: Option<u32>,
     /// `file://…` or `s3://bucket/prefix`; default `file://<data dir>/objects`.
     pub storage_url: Option<String>,
     /// The URL clients reach, used in links and endpoints; default `http://localhost:<port>`.
@@ -62,6 +64,7 @@ impl Default for Settings {
             http_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            database_max_connections: None,
             storage_url: None,
             public_url: None,
             relay_udp_port: 8189,
