@@ -20,6 +20,8 @@ use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo};
 use crate::pagination::ListQuery;
 use crate::state::AppState;
 
+use super::auth::validate_name;
+
 /// Push tokens are opaque strings from FCM/APNs, or a Web Push subscription as JSON text.
 const MAX_PUSH_TOKEN_LEN: usize = 4096;
 
@@ -65,14 +67,6 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
-}
-
-fn validate_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("name must be 1 to 200 characters"));
-    }
-    Ok(name.to_string())
 }
 
 fn validate_app_version(version: &Option<String>) -> ApiResult<()> {
