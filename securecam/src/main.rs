@@ -102,24 +102,20 @@ async fn create_user(settings: Settings, email: String, name: String) -> anyhow:
         .hash(password)
         .await?;
     let user = match db
-        .create_user(NewUser {
-            email,
-            name,
-            password_hash,
-        })
+        .create_user(
+            NewUser {
+                email,
+                name,
+                password_hash,
+            },
+            NewAuditLog::new("user.create").metadata(serde_json::json!({"via": "cli"})),
+        )
         .await
     {
         Ok(user) => user,
         Err(StorageError::Conflict(_)) => anyhow::bail!("an account with this email exists"),
         Err(e) => return Err(e.into()),
     };
-    db.insert_audit_log(
-        NewAuditLog::new("user.create")
-            .owner(user.id)
-            .target("user", user.id)
-            .metadata(serde_json::json!({"via": "cli"})),
-    )
-    .await?;
     db.close().await;
     println!("{}", user.id);
     Ok(())

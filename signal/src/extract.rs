@@ -42,7 +42,12 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             e.body_text(),
         ),
         JsonRejection::BytesRejection(e) => {
-            ApiError::client(e.status(), "invalid_body", e.body_text())
+            let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "payload_too_large"
+            } else {
+                "invalid_body"
+            };
+            ApiError::client(e.status(), code, e.body_text())
         }
         other => ApiError::bad_request("invalid_body", other.body_text()),
     }

@@ -12,7 +12,7 @@ use securecam_storage::{
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::types::Json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// Throwaway databases for tests; small enough to ship in the library.
@@ -93,20 +93,24 @@ impl Database for PostgresDatabase {
         self.pool.close().await;
     }
 
-    async fn create_user(&self, user: NewUser) -> StorageResult<User> {
+    async fn create_user(&self, user: NewUser, audit: NewAuditLog) -> StorageResult<User> {
         let at = now();
         let sql = format!(
             "INSERT INTO users (id, email, name, password_hash, email_verified, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, false, $5, $5) RETURNING {USER_COLUMNS}"
         );
-        Ok(sqlx::query_as(&sql)
+        let mut tx = self.pool.begin().await?;
+        let created: User = sqlx::query_as(&sql)
             .bind(new_id())
             .bind(&user.email)
             .bind(&user.name)
             .bind(&user.password_hash)
             .bind(at)
-            .fetch_one(&self.pool)
-            .await?)
+            .fetch_one(&mut *tx)
+            .await?;
+        write_audit(&mut tx, audit.or_target(created.id, "user", created.id)).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn get_user(&self, id: Uuid) -> StorageResult<Option<User>> {
@@ -129,6 +133,7 @@ impl Database for PostgresDatabase {
         &self,
         user_id: Uuid,
         password_hash: &str,
+        audit: NewAuditLog,
     ) -> StorageResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
@@ -145,17 +150,23 @@ impl Database for PostgresDatabase {
             .bind(format!("password-reset:{user_id}"))
             .execute(&mut *tx)
             .await?;
+        write_audit(&mut tx, audit.or_target(user_id, "user", user_id)).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn create_session(&self, session: NewSession) -> StorageResult<Session> {
+    async fn create_session(
+        &self,
+        session: NewSession,
+        audit: Option<NewAuditLog>,
+    ) -> StorageResult<Session> {
         let at = now();
         let sql = format!(
             "INSERT INTO session (id, token, user_id, expires_at, ip_address, user_agent, created_at, \
              updated_at, last_active_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING {SESSION_COLUMNS}"
         );
-        Ok(sqlx::query_as(&sql)
+        let mut tx = self.pool.begin().await?;
+        let created: Session = sqlx::query_as(&sql)
             .bind(new_id())
             .bind(&session.token_hash)
             .bind(session.user_id)
@@ -163,8 +174,17 @@ impl Database for PostgresDatabase {
             .bind(&session.ip_address)
             .bind(&session.user_agent)
             .bind(at)
-            .fetch_one(&self.pool)
-            .await?)
+            .fetch_one(&mut *tx)
+            .await?;
+        if let Some(audit) = audit {
+            write_audit(
+                &mut tx,
+                audit.or_target(created.user_id, "session", created.id),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn get_session_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Session>> {
@@ -202,13 +222,24 @@ impl Database for PostgresDatabase {
         Ok(Page::from_rows(rows, page, |s| s.id))
     }
 
-    async fn delete_session(&self, user_id: Uuid, id: Uuid) -> StorageResult<bool> {
+    async fn delete_session(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        audit: NewAuditLog,
+    ) -> StorageResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM session WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() > 0)
+        let deleted = done.rows_affected() > 0;
+        if deleted {
+            write_audit(&mut tx, audit.or_target(user_id, "session", id)).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn delete_stale_sessions(
@@ -275,7 +306,12 @@ impl Database for PostgresDatabase {
         Ok(taken.filter(|v| v.expires_at > now))
     }
 
-    async fn create_device(&self, device: NewDevice, token_hash: &str) -> StorageResult<Device> {
+    async fn create_device(
+        &self,
+        device: NewDevice,
+        token_hash: &str,
+        audit: NewAuditLog,
+    ) -> StorageResult<Device> {
         let at = now();
         let mut tx = self.pool.begin().await?;
         let sql = format!(
@@ -303,6 +339,11 @@ impl Database for PostgresDatabase {
             .bind(at)
             .execute(&mut *tx)
             .await?;
+        write_audit(
+            &mut tx,
+            audit.or_target(created.user_id, "device", created.id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -346,6 +387,7 @@ impl Database for PostgresDatabase {
         owner: Uuid,
         id: Uuid,
         patch: DevicePatch,
+        audit: NewAuditLog,
     ) -> StorageResult<Option<Device>> {
         // Each optional field is sent with a flag saying whether to change it, so one
         // statement covers every combination without building SQL at run time.
@@ -358,7 +400,8 @@ impl Database for PostgresDatabase {
                updated_at = $11 \
              WHERE id = $1 AND user_id = $2 RETURNING {DEVICE_COLUMNS}"
         );
-        Ok(sqlx::query_as(&sql)
+        let mut tx = self.pool.begin().await?;
+        let updated: Option<Device> = sqlx::query_as(&sql)
             .bind(id)
             .bind(owner)
             .bind(patch.name.is_some())
@@ -370,11 +413,21 @@ impl Database for PostgresDatabase {
             .bind(patch.push_token.is_some())
             .bind(patch.push_token.flatten())
             .bind(now())
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if updated.is_some() {
+            write_audit(&mut tx, audit.or_target(owner, "device", id)).await?;
+        }
+        tx.commit().await?;
+        Ok(updated)
     }
 
-    async fn delete_device(&self, owner: Uuid, id: Uuid) -> StorageResult<bool> {
+    async fn delete_device(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+        audit: NewAuditLog,
+    ) -> StorageResult<bool> {
         let at = now();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -392,27 +445,17 @@ impl Database for PostgresDatabase {
             .bind(owner)
             .execute(&mut *tx)
             .await?;
+        let deleted = done.rows_affected() > 0;
+        if deleted {
+            write_audit(&mut tx, audit.or_target(owner, "device", id)).await?;
+        }
         tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(deleted)
     }
 
     async fn insert_audit_log(&self, entry: NewAuditLog) -> StorageResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_logs (id, owner_user_id, actor_device_id, action, target_type, target_id, \
-             metadata, ip_address, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(new_id())
-        .bind(entry.owner_user_id)
-        .bind(entry.actor_device_id)
-        .bind(&entry.action)
-        .bind(&entry.target_type)
-        .bind(&entry.target_id)
-        .bind(Json(&entry.metadata))
-        .bind(&entry.ip_address)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        write_audit(&mut conn, entry).await
     }
 
     async fn list_audit_logs(
@@ -432,4 +475,24 @@ impl Database for PostgresDatabase {
             .await?;
         Ok(Page::from_rows(rows, page, |a| a.id))
     }
+}
+
+/// Writes an audit row on `conn`, typically inside the transaction of the action it records.
+async fn write_audit(conn: &mut PgConnection, entry: NewAuditLog) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_logs (id, owner_user_id, actor_device_id, action, target_type, target_id, \
+         metadata, ip_address, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(entry.owner_user_id)
+    .bind(entry.actor_device_id)
+    .bind(&entry.action)
+    .bind(&entry.target_type)
+    .bind(&entry.target_id)
+    .bind(Json(&entry.metadata))
+    .bind(&entry.ip_address)
+    .bind(now())
+    .execute(conn)
+    .await?;
+    Ok(())
 }

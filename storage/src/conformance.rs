@@ -23,11 +23,14 @@ pub async fn run_all(db: &dyn Database) {
 }
 
 async fn new_user(db: &dyn Database, email: &str) -> Uuid {
-    db.create_user(NewUser {
-        email: email.to_string(),
-        name: "Test".to_string(),
-        password_hash: "$argon2id$fake".to_string(),
-    })
+    db.create_user(
+        NewUser {
+            email: email.to_string(),
+            name: "Test".to_string(),
+            password_hash: "$argon2id$fake".to_string(),
+        },
+        NewAuditLog::new("test.user_create"),
+    )
     .await
     .unwrap()
     .id
@@ -47,11 +50,14 @@ fn camera(owner: Uuid, name: &str) -> NewDevice {
 
 async fn users(db: &dyn Database) {
     let user = db
-        .create_user(NewUser {
-            email: "ada@example.com".into(),
-            name: "Ada".into(),
-            password_hash: "$argon2id$v=19$hash".into(),
-        })
+        .create_user(
+            NewUser {
+                email: "ada@example.com".into(),
+                name: "Ada".into(),
+                password_hash: "$argon2id$v=19$hash".into(),
+            },
+            NewAuditLog::new("test.user_create"),
+        )
         .await
         .unwrap();
     assert_eq!(user.email, "ada@example.com");
@@ -60,11 +66,14 @@ async fn users(db: &dyn Database) {
     assert_eq!(db.get_user(new_id()).await.unwrap(), None);
 
     let again = db
-        .create_user(NewUser {
-            email: "ada@example.com".into(),
-            name: "Other".into(),
-            password_hash: "x".into(),
-        })
+        .create_user(
+            NewUser {
+                email: "ada@example.com".into(),
+                name: "Other".into(),
+                password_hash: "x".into(),
+            },
+            NewAuditLog::new("test.user_create"),
+        )
         .await;
     assert!(
         matches!(again, Err(StorageError::Conflict(_))),
@@ -85,16 +94,19 @@ async fn users(db: &dyn Database) {
         .is_none());
 
     // A new password ends every session.
-    db.create_session(NewSession {
-        user_id: user.id,
-        token_hash: "pw-session".into(),
-        expires_at: now() + Duration::days(1),
-        ip_address: None,
-        user_agent: None,
-    })
+    db.create_session(
+        NewSession {
+            user_id: user.id,
+            token_hash: "pw-session".into(),
+            expires_at: now() + Duration::days(1),
+            ip_address: None,
+            user_agent: None,
+        },
+        None,
+    )
     .await
     .unwrap();
-    db.set_password_and_revoke_sessions(user.id, "$argon2id$new")
+    db.set_password_and_revoke_sessions(user.id, "$argon2id$new", NewAuditLog::new("test.reset"))
         .await
         .unwrap();
     let creds = db
@@ -117,13 +129,16 @@ async fn sessions(db: &dyn Database) {
     let mut ids = Vec::new();
     for i in 0..5 {
         let s = db
-            .create_session(NewSession {
-                user_id: alice,
-                token_hash: format!("alice-{i}"),
-                expires_at: expires,
-                ip_address: Some("192.0.2.1".into()),
-                user_agent: Some("tests".into()),
-            })
+            .create_session(
+                NewSession {
+                    user_id: alice,
+                    token_hash: format!("alice-{i}"),
+                    expires_at: expires,
+                    ip_address: Some("192.0.2.1".into()),
+                    user_agent: Some("tests".into()),
+                },
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(s.user_id, alice);
@@ -146,13 +161,16 @@ async fn sessions(db: &dyn Database) {
 
     // Duplicate token hash is refused.
     let dup = db
-        .create_session(NewSession {
-            user_id: bob,
-            token_hash: "alice-3".into(),
-            expires_at: expires,
-            ip_address: None,
-            user_agent: None,
-        })
+        .create_session(
+            NewSession {
+                user_id: bob,
+                token_hash: "alice-3".into(),
+                expires_at: expires,
+                ip_address: None,
+                user_agent: None,
+            },
+            None,
+        )
         .await;
     assert!(matches!(dup, Err(StorageError::Conflict(_))));
 
@@ -200,33 +218,76 @@ async fn sessions(db: &dyn Database) {
         .is_empty());
 
     // Only the owner can delete a session.
-    assert!(!db.delete_session(bob, ids[4]).await.unwrap());
-    assert!(db.delete_session(alice, ids[4]).await.unwrap());
-    assert!(!db.delete_session(alice, ids[4]).await.unwrap());
+    assert!(!db
+        .delete_session(bob, ids[4], NewAuditLog::new("test.session_delete"))
+        .await
+        .unwrap());
+    assert!(db
+        .delete_session(alice, ids[4], NewAuditLog::new("test.session_delete"))
+        .await
+        .unwrap());
+    assert!(!db
+        .delete_session(alice, ids[4], NewAuditLog::new("test.session_delete"))
+        .await
+        .unwrap());
     assert!(db
         .get_session_by_token_hash("alice-4")
         .await
         .unwrap()
         .is_none());
+    assert!(
+        !db.touch_session(ids[4], now()).await.unwrap(),
+        "a deleted session cannot be touched back"
+    );
+    let deletes = |rows: &[crate::AuditLog]| {
+        rows.iter()
+            .filter(|a| a.action == "test.session_delete")
+            .count()
+    };
+    let alice_audit = db
+        .list_audit_logs(alice, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        deletes(&alice_audit.items),
+        1,
+        "one row for the one delete that happened"
+    );
+    assert_eq!(alice_audit.items[0].target_id, Some(ids[4].to_string()));
+    let bob_audit = db
+        .list_audit_logs(bob, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        deletes(&bob_audit.items),
+        0,
+        "a refused delete is not recorded as done"
+    );
 
     // Stale sessions: one expired, one idle.
-    db.create_session(NewSession {
-        user_id: bob,
-        token_hash: "bob-expired".into(),
-        expires_at: now() - Duration::seconds(1),
-        ip_address: None,
-        user_agent: None,
-    })
+    db.create_session(
+        NewSession {
+            user_id: bob,
+            token_hash: "bob-expired".into(),
+            expires_at: now() - Duration::seconds(1),
+            ip_address: None,
+            user_agent: None,
+        },
+        None,
+    )
     .await
     .unwrap();
     let idle = db
-        .create_session(NewSession {
-            user_id: bob,
-            token_hash: "bob-idle".into(),
-            expires_at: expires,
-            ip_address: None,
-            user_agent: None,
-        })
+        .create_session(
+            NewSession {
+                user_id: bob,
+                token_hash: "bob-idle".into(),
+                expires_at: expires,
+                ip_address: None,
+                user_agent: None,
+            },
+            None,
+        )
         .await
         .unwrap();
     db.touch_session(idle.id, now() - Duration::days(10))
@@ -286,6 +347,59 @@ async fn verifications(db: &dyn Database) {
             .is_none(),
         "and gone"
     );
+
+    for (value, hours) in [("old-1", 1), ("old-2", 1), ("other", 1), ("stale", -1)] {
+        let identifier = if value == "other" {
+            "password-reset:other"
+        } else {
+            "password-reset:z"
+        };
+        db.create_verification(identifier, value, now() + Duration::hours(hours))
+            .await
+            .unwrap();
+    }
+    assert_eq!(db.delete_expired_verifications(now()).await.unwrap(), 1);
+    assert_eq!(
+        db.delete_verifications("password-reset:z").await.unwrap(),
+        2
+    );
+    assert!(db
+        .take_verification("old-1", now())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        db.take_verification("other", now())
+            .await
+            .unwrap()
+            .is_some(),
+        "other identifiers stay"
+    );
+
+    // A new password also voids every outstanding reset secret of that user, and the reset
+    // is recorded with it.
+    let user = new_user(db, "reset@verifications.test").await;
+    db.create_verification(
+        &format!("password-reset:{user}"),
+        "pending-reset",
+        now() + Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    db.set_password_and_revoke_sessions(user, "$argon2id$x", NewAuditLog::new("test.reset"))
+        .await
+        .unwrap();
+    assert!(db
+        .take_verification("pending-reset", now())
+        .await
+        .unwrap()
+        .is_none());
+    let audit = db
+        .list_audit_logs(user, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(audit.items[0].action, "test.reset");
+    assert_eq!(audit.items[0].target_id, Some(user.to_string()));
 }
 
 async fn devices(db: &dyn Database) {
@@ -293,7 +407,11 @@ async fn devices(db: &dyn Database) {
     let other = new_user(db, "other@devices.test").await;
 
     let cam = db
-        .create_device(camera(owner, "Porch"), "token-porch")
+        .create_device(
+            camera(owner, "Porch"),
+            "token-porch",
+            NewAuditLog::new("device.create"),
+        )
         .await
         .unwrap();
     assert_eq!(cam.user_id, owner);
@@ -315,6 +433,7 @@ async fn devices(db: &dyn Database) {
                 push_token: None,
             },
             "token-phone",
+            NewAuditLog::new("device.create"),
         )
         .await
         .unwrap();
@@ -340,8 +459,12 @@ async fn devices(db: &dyn Database) {
         .unwrap()
         .is_none());
     assert!(matches!(
-        db.create_device(camera(other, "Dup token"), "token-porch")
-            .await,
+        db.create_device(
+            camera(other, "Dup token"),
+            "token-porch",
+            NewAuditLog::new("device.create")
+        )
+        .await,
         Err(StorageError::Conflict(_))
     ));
     assert!(
@@ -378,6 +501,7 @@ async fn devices(db: &dyn Database) {
                 app_version: Some(None),
                 ..Default::default()
             },
+            NewAuditLog::new("device.update"),
         )
         .await
         .unwrap()
@@ -395,6 +519,7 @@ async fn devices(db: &dyn Database) {
                 push_token: Some(None),
                 ..Default::default()
             },
+            NewAuditLog::new("device.update"),
         )
         .await
         .unwrap()
@@ -408,22 +533,71 @@ async fn devices(db: &dyn Database) {
             DevicePatch {
                 name: Some("stolen".into()),
                 ..Default::default()
-            }
+            },
+            NewAuditLog::new("device.update"),
         )
         .await
         .unwrap()
         .is_none());
 
     // Delete: not by another owner; then the token stops resolving.
-    assert!(!db.delete_device(other, cam.id).await.unwrap());
-    assert!(db.delete_device(owner, cam.id).await.unwrap());
+    assert!(!db
+        .delete_device(other, cam.id, NewAuditLog::new("test.device_delete"))
+        .await
+        .unwrap());
+    assert!(db
+        .delete_device(owner, cam.id, NewAuditLog::new("test.device_delete"))
+        .await
+        .unwrap());
     assert!(db.get_device(owner, cam.id).await.unwrap().is_none());
     assert!(db
         .get_device_by_token_hash("token-porch")
         .await
         .unwrap()
         .is_none());
-    assert!(!db.delete_device(owner, cam.id).await.unwrap());
+    assert!(!db
+        .delete_device(owner, cam.id, NewAuditLog::new("test.device_delete"))
+        .await
+        .unwrap());
+
+    // Each action wrote its audit row with it, owner and target filled in; the refused ones
+    // (another owner's update and delete, the duplicate token, the repeated delete) none.
+    let audit = db
+        .list_audit_logs(owner, PageRequest::default())
+        .await
+        .unwrap();
+    let rows: Vec<(&str, Option<&str>)> = audit
+        .items
+        .iter()
+        .map(|a| (a.action.as_str(), a.target_id.as_deref()))
+        .collect();
+    let cam_id = cam.id.to_string();
+    let viewer_id = viewer.id.to_string();
+    assert_eq!(
+        rows,
+        vec![
+            ("test.device_delete", Some(cam_id.as_str())),
+            ("device.update", Some(cam_id.as_str())),
+            ("device.update", Some(cam_id.as_str())),
+            ("device.create", Some(viewer_id.as_str())),
+            ("device.create", Some(cam_id.as_str())),
+            ("test.user_create", Some(owner.to_string().as_str())),
+        ]
+    );
+    assert!(audit
+        .items
+        .iter()
+        .all(|a| a.target_type.is_some() && a.owner_user_id == Some(owner)));
+    let other_rows = db
+        .list_audit_logs(other, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        other_rows.items.len(),
+        1,
+        "only its own sign-up: {:?}",
+        other_rows.items
+    );
 }
 
 async fn audit_logs(db: &dyn Database) {
@@ -457,10 +631,10 @@ async fn audit_logs(db: &dyn Database) {
     assert_eq!(page.items[0].ip_address.as_deref(), Some("198.51.100.7"));
     assert_eq!(page.items[0].action, "device.create");
     assert!(page.next_cursor.is_some());
-    assert!(db
+    let others = db
         .list_audit_logs(other, PageRequest::default())
         .await
-        .unwrap()
-        .items
-        .is_empty());
+        .unwrap();
+    let actions: Vec<&str> = others.items.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, vec!["test.user_create"], "only its own rows");
 }

@@ -9,6 +9,10 @@ use crate::{
 
 /// Everything SecureCam keeps, behind one interface with a backend per database.
 ///
+/// Every method that performs a sensitive action takes its audit row and writes it in the
+/// same transaction: the action and its record commit together or not at all. Owner and
+/// target of the row are filled in from the new row where the caller could not know them.
+///
 /// Ownership is part of every signature that reads or changes a user's rows: a method that
 /// takes `owner` only ever sees that owner's rows, so an id of another owner behaves exactly
 /// like an id that does not exist (the API turns both into 404).
@@ -30,7 +34,7 @@ pub trait Database: Send + Sync + 'static {
     // ---- users ----
 
     /// Creates a user; `Conflict` when the email is taken.
-    async fn create_user(&self, user: NewUser) -> StorageResult<User>;
+    async fn create_user(&self, user: NewUser, audit: NewAuditLog) -> StorageResult<User>;
     async fn get_user(&self, id: Uuid) -> StorageResult<Option<User>>;
     async fn get_user_credentials(&self, email: &str) -> StorageResult<Option<UserCredentials>>;
     /// Sets a new password hash and ends every session of the user and every outstanding
@@ -39,18 +43,28 @@ pub trait Database: Send + Sync + 'static {
         &self,
         user_id: Uuid,
         password_hash: &str,
+        audit: NewAuditLog,
     ) -> StorageResult<()>;
 
     // ---- sessions ----
 
-    async fn create_session(&self, session: NewSession) -> StorageResult<Session>;
+    async fn create_session(
+        &self,
+        session: NewSession,
+        audit: Option<NewAuditLog>,
+    ) -> StorageResult<Session>;
     async fn get_session_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Session>>;
     /// Records activity for the idle timeout; false when the session no longer exists.
     async fn touch_session(&self, id: Uuid, at: DateTime<Utc>) -> StorageResult<bool>;
     async fn list_sessions(&self, user_id: Uuid, page: PageRequest)
         -> StorageResult<Page<Session>>;
     /// Deletes one session of the user; false when the user has no such session.
-    async fn delete_session(&self, user_id: Uuid, id: Uuid) -> StorageResult<bool>;
+    async fn delete_session(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        audit: NewAuditLog,
+    ) -> StorageResult<bool>;
     /// Removes sessions past their absolute expiry or idle since before `idle_before`.
     async fn delete_stale_sessions(
         &self,
@@ -81,7 +95,12 @@ pub trait Database: Send + Sync + 'static {
     // ---- devices ----
 
     /// Creates a device and its first token (hash) in one transaction.
-    async fn create_device(&self, device: NewDevice, token_hash: &str) -> StorageResult<Device>;
+    async fn create_device(
+        &self,
+        device: NewDevice,
+        token_hash: &str,
+        audit: NewAuditLog,
+    ) -> StorageResult<Device>;
     async fn get_device(&self, owner: Uuid, id: Uuid) -> StorageResult<Option<Device>>;
     async fn get_device_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Device>>;
     async fn list_devices(&self, owner: Uuid, page: PageRequest) -> StorageResult<Page<Device>>;
@@ -90,9 +109,11 @@ pub trait Database: Send + Sync + 'static {
         owner: Uuid,
         id: Uuid,
         patch: DevicePatch,
+        audit: NewAuditLog,
     ) -> StorageResult<Option<Device>>;
     /// Deletes a device: its tokens and links go with it, its open stream sessions end.
-    async fn delete_device(&self, owner: Uuid, id: Uuid) -> StorageResult<bool>;
+    async fn delete_device(&self, owner: Uuid, id: Uuid, audit: NewAuditLog)
+        -> StorageResult<bool>;
 
     // ---- audit ----
 

@@ -80,4 +80,27 @@ async fn unknown_routes_are_problems(backend: Backend) {
         "not_found",
     )
     .await;
+
+    // Errors raised outside the handlers are problem documents too.
+    let wrong_method = app
+        .request(reqwest::Method::PUT, "/api/v1/auth/sign-in", None, None)
+        .await;
+    assert!(wrong_method.headers().contains_key("allow"));
+    expect_problem(
+        wrong_method,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+    let user = app.sign_up("big@example.com").await;
+    let huge = app
+        .client
+        .post(app.url("/api/v1/devices"))
+        .bearer_auth(&user.token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    expect_problem(huge, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }

@@ -142,24 +142,29 @@ fn ip_key(client: &ClientInfo) -> String {
     }
 }
 
-/// Opens a session for `user` and returns its token, shown this once.
+/// Opens a session for `user` and returns its token, shown this once; `audit` is written
+/// with it.
 async fn open_session(
     state: &AppState,
     user: &User,
     client: &ClientInfo,
+    audit: Option<NewAuditLog>,
 ) -> ApiResult<NewSessionToken> {
     let token = tokens::generate(USER_TOKEN_PREFIX);
     let lifetime =
         Duration::from_std(state.config().session_lifetime).map_err(anyhow::Error::from)?;
     let session = state
         .db()
-        .create_session(NewSession {
-            user_id: user.id,
-            token_hash: tokens::hash(&token),
-            expires_at: now() + lifetime,
-            ip_address: client.ip_string(),
-            user_agent: client.user_agent.clone(),
-        })
+        .create_session(
+            NewSession {
+                user_id: user.id,
+                token_hash: tokens::hash(&token),
+                expires_at: now() + lifetime,
+                ip_address: client.ip_string(),
+                user_agent: client.user_agent.clone(),
+            },
+            audit,
+        )
         .await?;
     Ok(NewSessionToken {
         id: session.id,
@@ -190,11 +195,14 @@ pub async fn sign_up(
     let password_hash = state.passwords().hash(body.password).await?;
     let user = match state
         .db()
-        .create_user(NewUser {
-            email,
-            name,
-            password_hash,
-        })
+        .create_user(
+            NewUser {
+                email,
+                name,
+                password_hash,
+            },
+            NewAuditLog::new("auth.sign_up").ip(client.ip_string()),
+        )
         .await
     {
         Ok(user) => user,
@@ -206,15 +214,7 @@ pub async fn sign_up(
         }
         Err(e) => return Err(e.into()),
     };
-    let session = open_session(&state, &user, &client).await?;
-    state
-        .audit(
-            NewAuditLog::new("auth.sign_up")
-                .owner(user.id)
-                .target("user", user.id)
-                .ip(client.ip_string()),
-        )
-        .await?;
+    let session = open_session(&state, &user, &client, None).await?;
     Ok((StatusCode::CREATED, Json(AuthResponse { user, session })))
 }
 
@@ -245,16 +245,10 @@ pub async fn sign_in(
         (true, Some(credentials)) => {
             limits.sign_in_failures_per_account.clear(&account_key);
             let user = credentials.user;
-            let session = open_session(&state, &user, &client).await?;
-            state
-                .audit(
-                    NewAuditLog::new("auth.sign_in")
-                        .owner(user.id)
-                        .target("session", session.id)
-                        .ip(client.ip_string())
-                        .metadata(json!({"user_agent": client.user_agent})),
-                )
-                .await?;
+            let audit = NewAuditLog::new("auth.sign_in")
+                .ip(client.ip_string())
+                .metadata(json!({"user_agent": client.user_agent}));
+            let session = open_session(&state, &user, &client, Some(audit)).await?;
             Ok(Json(AuthResponse { user, session }))
         }
         (_, credentials) => {
@@ -284,19 +278,12 @@ pub async fn sign_out(
     caller: UserCaller,
     client: ClientInfo,
 ) -> ApiResult<StatusCode> {
+    let audit = NewAuditLog::new("auth.sign_out").ip(client.ip_string());
     state
         .db()
-        .delete_session(caller.user_id(), caller.session.id)
+        .delete_session(caller.user_id(), caller.session.id, audit)
         .await?;
     state.credentials().forget_session(caller.session.id);
-    state
-        .audit(
-            NewAuditLog::new("auth.sign_out")
-                .owner(caller.user_id())
-                .target("session", caller.session.id)
-                .ip(client.ip_string()),
-        )
-        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -350,18 +337,15 @@ pub async fn revoke_session(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id, "session")?;
-    if !state.db().delete_session(caller.user_id(), id).await? {
+    let audit = NewAuditLog::new("auth.session_revoke").ip(client.ip_string());
+    if !state
+        .db()
+        .delete_session(caller.user_id(), id, audit)
+        .await?
+    {
         return Err(ApiError::not_found("session"));
     }
     state.credentials().forget_session(id);
-    state
-        .audit(
-            NewAuditLog::new("auth.session_revoke")
-                .owner(caller.user_id())
-                .target("session", id)
-                .ip(client.ip_string()),
-        )
-        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -472,17 +456,13 @@ pub async fn reset_password(
     let hash = state.passwords().hash(body.new_password).await?;
     state
         .db()
-        .set_password_and_revoke_sessions(user_id, &hash)
-        .await?;
-    state.credentials().forget_user_sessions(user_id);
-    state
-        .audit(
-            NewAuditLog::new("auth.password_reset")
-                .owner(user_id)
-                .target("user", user_id)
-                .ip(client.ip_string()),
+        .set_password_and_revoke_sessions(
+            user_id,
+            &hash,
+            NewAuditLog::new("auth.password_reset").ip(client.ip_string()),
         )
         .await?;
+    state.credentials().forget_user_sessions(user_id);
     Ok(StatusCode::NO_CONTENT)
 }
 

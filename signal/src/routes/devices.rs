@@ -134,6 +134,9 @@ pub async fn create_device(
     validate_app_version(&body.app_version)?;
     validate_push(body.push_provider, body.push_token.as_deref())?;
     let token = tokens::generate(DEVICE_TOKEN_PREFIX);
+    let audit = NewAuditLog::new("device.create")
+        .ip(client.ip_string())
+        .metadata(json!({"name": name, "role": body.role, "platform": body.platform}));
     let device = state
         .db()
         .create_device(
@@ -147,17 +150,7 @@ pub async fn create_device(
                 push_token: body.push_token,
             },
             &tokens::hash(&token),
-        )
-        .await?;
-    state
-        .audit(
-            NewAuditLog::new("device.create")
-                .owner(caller.user_id())
-                .target("device", device.id)
-                .ip(client.ip_string())
-                .metadata(
-                    json!({"name": device.name, "role": device.role, "platform": device.platform}),
-                ),
+            audit,
         )
         .await?;
     Ok((
@@ -250,22 +243,16 @@ pub async fn update_device(
             body.push_token
         },
     };
+    let audit = NewAuditLog::new("device.update")
+        .actor_device(caller.device_id())
+        .ip(client.ip_string())
+        .metadata(json!({ "fields": changed }));
     let device = state
         .db()
-        .update_device(caller.owner_id(), current.id, patch)
+        .update_device(caller.owner_id(), current.id, patch, audit)
         .await?
         .ok_or_else(|| ApiError::not_found("device"))?;
     state.credentials().forget_device(device.id);
-    state
-        .audit(
-            NewAuditLog::new("device.update")
-                .owner(caller.owner_id())
-                .actor_device(caller.device_id())
-                .target("device", device.id)
-                .ip(client.ip_string())
-                .metadata(json!({ "fields": changed })),
-        )
-        .await?;
     Ok(Json(device))
 }
 
@@ -279,23 +266,18 @@ pub async fn delete_device(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let device = visible_device(&state, &caller, &id).await?;
+    // A device deleting itself is not named as actor: the row would point at nothing.
+    let audit = NewAuditLog::new("device.delete")
+        .actor_device(caller.device_id().filter(|&d| d != device.id))
+        .ip(client.ip_string())
+        .metadata(json!({"name": device.name}));
     if !state
         .db()
-        .delete_device(caller.owner_id(), device.id)
+        .delete_device(caller.owner_id(), device.id, audit)
         .await?
     {
         return Err(ApiError::not_found("device"));
     }
     state.credentials().forget_device(device.id);
-    state
-        .audit(
-            NewAuditLog::new("device.delete")
-                .owner(caller.owner_id())
-                .actor_device(caller.device_id().filter(|&d| d != device.id))
-                .target("device", device.id)
-                .ip(client.ip_string())
-                .metadata(json!({"name": device.name})),
-        )
-        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

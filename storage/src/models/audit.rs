@@ -57,6 +57,16 @@ impl NewAuditLog {
         self
     }
 
+    /// Sets owner and target where the caller left them out (ids the database assigns).
+    pub fn or_target(mut self, owner: Uuid, target_type: &str, target_id: impl ToString) -> Self {
+        self.owner_user_id.get_or_insert(owner);
+        if self.target_type.is_none() {
+            self.target_type = Some(target_type.to_string());
+            self.target_id = Some(target_id.to_string());
+        }
+        self
+    }
+
     pub fn metadata(mut self, metadata: Value) -> Self {
         self.metadata = metadata;
         self
