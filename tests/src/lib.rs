@@ -256,3 +256,13 @@ pub async fn expect_problem(response: Response, status: StatusCode, code: &str) 
     assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
     body
 }
+
+/// The `id`s of a list page's items, in order.
+pub fn item_ids(page: &Value) -> Vec<&str> {
+    page["items"]
+        .as_array()
+        .expect("a page has items")
+        .iter()
+        .map(|item| item["id"].as_str().expect("items have ids"))
+        .collect()
+}

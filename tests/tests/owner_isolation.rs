@@ -3,7 +3,7 @@
 //! changes nothing. Lists never show another owner's rows.
 
 use reqwest::{Method, StatusCode};
-use securecam_tests::{both_backends, expect_json, expect_problem, spawn_app, Backend};
+use securecam_tests::{both_backends, expect_json, expect_problem, item_ids, spawn_app, Backend};
 use serde_json::json;
 
 both_backends!(another_owners_ids_are_404_everywhere);
@@ -107,13 +107,7 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
         StatusCode::OK,
     )
     .await;
-    let ids: Vec<&str> = bob_devices["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, vec![bob_camera.id.as_str()]);
+    assert_eq!(item_ids(&bob_devices), vec![bob_camera.id.as_str()]);
     let bob_sessions = expect_json(
         app.get("/api/v1/auth/sessions", Some(&bob.token)).await,
         StatusCode::OK,
@@ -145,11 +139,5 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
         StatusCode::OK,
     )
     .await;
-    let ids: Vec<&str> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, vec![bob_camera.id.as_str()]);
+    assert_eq!(item_ids(&page), vec![bob_camera.id.as_str()]);
 }
