@@ -374,9 +374,9 @@ CREATE TABLE audit_logs (
     -- NULL when the actor is unknown (e.g. a failed sign-in for an email nobody has).
     owner_user_id   uuid REFERENCES users (id) ON DELETE CASCADE,
     actor_device_id uuid REFERENCES devices (id) ON DELETE SET NULL,
-    action          varchar(64) NOT NULL,
-    target_type     varchar(64),
-    target_id       varchar(64),
+    action          text NOT NULL,
+    target_type     text,
+    target_id       text,
     metadata        jsonb NOT NULL DEFAULT '{}'::jsonb,
     ip_address      text,
     created_at      timestamptz NOT NULL

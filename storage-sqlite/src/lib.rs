@@ -269,12 +269,34 @@ impl Database for SqliteDatabase {
         .await?)
     }
 
-    async fn delete_verifications(&self, identifier: &str) -> StorageResult<u64> {
-        let done = sqlx::query("DELETE FROM verification WHERE identifier = $1")
+    async fn replace_verification(
+        &self,
+        identifier: &str,
+        value_hash: &str,
+        expires_at: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<Verification> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        // SQLite runs one write transaction at a time, which serialises replacements.
+        sqlx::query("DELETE FROM verification WHERE identifier = $1")
             .bind(identifier)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected())
+        let created: Verification = sqlx::query_as(
+            "INSERT INTO verification (id, identifier, value, expires_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, identifier, value, expires_at, created_at",
+        )
+        .bind(new_id())
+        .bind(identifier)
+        .bind(value_hash)
+        .bind(expires_at)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        write_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn delete_expired_verifications(&self, now: DateTime<Utc>) -> StorageResult<u64> {

@@ -20,6 +20,7 @@ pub async fn run_all(db: &dyn Database) {
     verifications(db).await;
     devices(db).await;
     audit_logs(db).await;
+    audit_is_atomic(db).await;
 }
 
 async fn new_user(db: &dyn Database, email: &str) -> Uuid {
@@ -359,15 +360,32 @@ async fn verifications(db: &dyn Database) {
             .unwrap();
     }
     assert_eq!(db.delete_expired_verifications(now()).await.unwrap(), 1);
-    assert_eq!(
-        db.delete_verifications("password-reset:z").await.unwrap(),
-        2
-    );
+    let owner = new_user(db, "replace@verifications.test").await;
+    let newest = db
+        .replace_verification(
+            "password-reset:z",
+            "newest",
+            now() + Duration::hours(1),
+            NewAuditLog::new("test.reset_request").owner(owner),
+        )
+        .await
+        .unwrap();
+    assert_eq!(newest.identifier, "password-reset:z");
     assert!(db
         .take_verification("old-1", now())
         .await
         .unwrap()
         .is_none());
+    assert!(db
+        .take_verification("old-2", now())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(db
+        .take_verification("newest", now())
+        .await
+        .unwrap()
+        .is_some());
     assert!(
         db.take_verification("other", now())
             .await
@@ -375,6 +393,41 @@ async fn verifications(db: &dyn Database) {
             .is_some(),
         "other identifiers stay"
     );
+    let audit = db
+        .list_audit_logs(owner, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(audit.items[0].action, "test.reset_request");
+
+    // Concurrent replacements of one identifier leave exactly one secret.
+    let (a, b) = futures::future::join(
+        db.replace_verification(
+            "password-reset:race",
+            "race-a",
+            now() + Duration::hours(1),
+            NewAuditLog::new("test.race"),
+        ),
+        db.replace_verification(
+            "password-reset:race",
+            "race-b",
+            now() + Duration::hours(1),
+            NewAuditLog::new("test.race"),
+        ),
+    )
+    .await;
+    a.unwrap();
+    b.unwrap();
+    let left = [
+        db.take_verification("race-a", now())
+            .await
+            .unwrap()
+            .is_some(),
+        db.take_verification("race-b", now())
+            .await
+            .unwrap()
+            .is_some(),
+    ];
+    assert_eq!(left.iter().filter(|x| **x).count(), 1, "{left:?}");
 
     // A new password also voids every outstanding reset secret of that user, and the reset
     // is recorded with it.
@@ -637,4 +690,124 @@ async fn audit_logs(db: &dyn Database) {
         .unwrap();
     let actions: Vec<&str> = others.items.iter().map(|a| a.action.as_str()).collect();
     assert_eq!(actions, vec!["test.user_create"], "only its own rows");
+}
+
+/// An action and its audit row commit together: when the audit row cannot be written (here:
+/// it names an actor device that does not exist), the action is rolled back too.
+async fn audit_is_atomic(db: &dyn Database) {
+    let broken = || NewAuditLog::new("test.broken").actor_device(Some(new_id()));
+    let owner = new_user(db, "owner@atomic.test").await;
+
+    assert!(db
+        .create_user(
+            NewUser {
+                email: "ghost@atomic.test".into(),
+                name: "Ghost".into(),
+                password_hash: "x".into(),
+            },
+            broken(),
+        )
+        .await
+        .is_err());
+    assert!(db
+        .get_user_credentials("ghost@atomic.test")
+        .await
+        .unwrap()
+        .is_none());
+
+    assert!(db
+        .create_device(camera(owner, "Atomic"), "token-atomic", broken())
+        .await
+        .is_err());
+    assert!(db
+        .get_device_by_token_hash("token-atomic")
+        .await
+        .unwrap()
+        .is_none());
+    let device = db
+        .create_device(
+            camera(owner, "Kept"),
+            "token-kept",
+            NewAuditLog::new("device.create"),
+        )
+        .await
+        .unwrap();
+    assert!(db.delete_device(owner, device.id, broken()).await.is_err());
+    assert!(
+        db.get_device(owner, device.id).await.unwrap().is_some(),
+        "delete rolled back"
+    );
+    let patch = DevicePatch {
+        name: Some("Renamed".into()),
+        ..Default::default()
+    };
+    assert!(db
+        .update_device(owner, device.id, patch, broken())
+        .await
+        .is_err());
+    assert_eq!(
+        db.get_device(owner, device.id).await.unwrap().unwrap().name,
+        "Kept"
+    );
+
+    let new_session = |hash: &str| NewSession {
+        user_id: owner,
+        token_hash: hash.into(),
+        expires_at: now() + Duration::days(1),
+        ip_address: None,
+        user_agent: None,
+    };
+    assert!(db
+        .create_session(new_session("atomic-1"), Some(broken()))
+        .await
+        .is_err());
+    assert!(db
+        .get_session_by_token_hash("atomic-1")
+        .await
+        .unwrap()
+        .is_none());
+    let session = db
+        .create_session(
+            new_session("atomic-2"),
+            Some(NewAuditLog::new("auth.sign_in")),
+        )
+        .await
+        .unwrap();
+    assert!(db
+        .delete_session(owner, session.id, broken())
+        .await
+        .is_err());
+    assert!(db
+        .get_session_by_token_hash("atomic-2")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(db
+        .set_password_and_revoke_sessions(owner, "$argon2id$changed", broken())
+        .await
+        .is_err());
+    assert_eq!(
+        db.get_user_credentials("owner@atomic.test")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("$argon2id$fake"),
+        "password change rolled back"
+    );
+
+    // The sign-in row names the new session and its user.
+    let audit = db
+        .list_audit_logs(owner, PageRequest::default())
+        .await
+        .unwrap();
+    let sign_in = audit
+        .items
+        .iter()
+        .find(|a| a.action == "auth.sign_in")
+        .unwrap();
+    assert_eq!(sign_in.target_type.as_deref(), Some("session"));
+    assert_eq!(sign_in.target_id, Some(session.id.to_string()));
+    assert!(audit.items.iter().all(|a| a.action != "test.broken"));
 }

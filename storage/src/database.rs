@@ -80,8 +80,16 @@ pub trait Database: Send + Sync + 'static {
         value_hash: &str,
         expires_at: DateTime<Utc>,
     ) -> StorageResult<Verification>;
-    /// Deletes every secret with this identifier (e.g. older reset links when a new one is sent).
-    async fn delete_verifications(&self, identifier: &str) -> StorageResult<u64>;
+    /// Replaces every secret with this identifier by a new one (only the newest reset link
+    /// works), writing `audit`, in one transaction; concurrent replacements of the same
+    /// identifier are serialised, so exactly one secret remains.
+    async fn replace_verification(
+        &self,
+        identifier: &str,
+        value_hash: &str,
+        expires_at: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<Verification>;
     /// Removes expired secrets.
     async fn delete_expired_verifications(&self, now: DateTime<Utc>) -> StorageResult<u64>;
     /// Deletes and returns the secret with this hash if it exists and has not expired:

@@ -389,18 +389,15 @@ async fn send_reset_link(state: &AppState, email: &str, client: &ClientInfo) -> 
         tracing::warn!(user_id = %user.id, "password reset requests over the per-account limit");
         return Ok(());
     }
-    let identifier = format!("password-reset:{}", user.id);
-    // Only the newest link works.
-    state.db().delete_verifications(&identifier).await?;
     let token = tokens::generate(RESET_TOKEN_PREFIX);
     let lifetime = Duration::from_std(state.config().password_reset_lifetime)?;
+    // Only the newest link works: this replaces any older one, with its audit row.
     state
         .db()
-        .create_verification(&identifier, &tokens::hash(&token), now() + lifetime)
-        .await?;
-    state
-        .db()
-        .insert_audit_log(
+        .replace_verification(
+            &format!("password-reset:{}", user.id),
+            &tokens::hash(&token),
+            now() + lifetime,
             NewAuditLog::new("auth.password_reset_request")
                 .owner(user.id)
                 .target("user", user.id)
