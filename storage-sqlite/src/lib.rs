@@ -10,8 +10,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use securecam_storage::{
-    new_id, now, AuditLog, Database, Device, DevicePatch, NewAuditLog, NewDevice, NewSession,
-    NewUser, Page, PageRequest, Session, StorageResult, User, UserCredentials, Verification,
+    new_id, now, AuditLog, Database, Device, DevicePatch, DeviceStatus, NewAuditLog, NewDevice,
+    NewSession, NewUser, Page, PageRequest, Session, StorageResult, User, UserCredentials,
+    Verification,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
@@ -380,6 +381,69 @@ impl Database for SqliteDatabase {
         );
         Ok(sqlx::query_as(&sql)
             .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn set_device_presence(
+        &self,
+        id: Uuid,
+        status: DeviceStatus,
+        at: DateTime<Utc>,
+    ) -> StorageResult<Option<Device>> {
+        let sql = format!(
+            "UPDATE devices SET status = $1, last_seen_at = $2, updated_at = $2 WHERE id = $3 \
+             RETURNING {DEVICE_COLUMNS}"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(status.as_str())
+            .bind(at)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn create_ws_ticket(
+        &self,
+        device_id: Uuid,
+        ticket_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        sqlx::query(
+            "INSERT INTO ws_tickets (id, device_id, ticket_hash, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(new_id())
+        .bind(device_id)
+        .bind(ticket_hash)
+        .bind(expires_at)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn use_ws_ticket(
+        &self,
+        ticket_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<Device>> {
+        // One UPDATE marks the ticket used only if it was unused and unexpired, so of two
+        // concurrent uses exactly one sees a row.
+        let device_id: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE ws_tickets SET used_at = $1 WHERE ticket_hash = $2 AND used_at IS NULL \
+             AND expires_at > $1 RETURNING device_id",
+        )
+        .bind(now)
+        .bind(ticket_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(device_id) = device_id else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1");
+        Ok(sqlx::query_as(&sql)
+            .bind(device_id)
             .fetch_optional(&self.pool)
             .await?)
     }

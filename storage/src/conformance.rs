@@ -21,6 +21,7 @@ pub async fn run_all(db: &dyn Database) {
     devices(db).await;
     audit_logs(db).await;
     audit_is_atomic(db).await;
+    presence_and_ws_tickets(db).await;
 }
 
 async fn new_user(db: &dyn Database, email: &str) -> Uuid {
@@ -810,4 +811,66 @@ async fn audit_is_atomic(db: &dyn Database) {
     assert_eq!(sign_in.target_type.as_deref(), Some("session"));
     assert_eq!(sign_in.target_id, Some(session.id.to_string()));
     assert!(audit.items.iter().all(|a| a.action != "test.broken"));
+}
+
+async fn presence_and_ws_tickets(db: &dyn Database) {
+    let owner = new_user(db, "owner@presence.test").await;
+    let device = db
+        .create_device(
+            camera(owner, "Cam"),
+            "token-presence",
+            NewAuditLog::new("device.create"),
+        )
+        .await
+        .unwrap();
+    let at = now();
+    let online = db
+        .set_device_presence(device.id, DeviceStatus::Online, at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(online.status, DeviceStatus::Online);
+    assert_eq!(online.last_seen_at, Some(at));
+    let offline = db
+        .set_device_presence(device.id, DeviceStatus::Offline, at + Duration::seconds(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(offline.status, DeviceStatus::Offline);
+    assert_eq!(offline.last_seen_at, Some(at + Duration::seconds(5)));
+    assert!(db
+        .set_device_presence(new_id(), DeviceStatus::Online, at)
+        .await
+        .unwrap()
+        .is_none());
+
+    db.create_ws_ticket(device.id, "ticket-1", now() + Duration::seconds(30))
+        .await
+        .unwrap();
+    db.create_ws_ticket(device.id, "ticket-old", now() - Duration::seconds(1))
+        .await
+        .unwrap();
+    let (first, second) = futures::future::join(
+        db.use_ws_ticket("ticket-1", now()),
+        db.use_ws_ticket("ticket-1", now()),
+    )
+    .await;
+    let used: Vec<_> = [first.unwrap(), second.unwrap()]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(used.len(), 1, "a ticket works once");
+    assert_eq!(used[0].id, device.id);
+    assert!(
+        db.use_ws_ticket("ticket-old", now())
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(db
+        .use_ws_ticket("ticket-none", now())
+        .await
+        .unwrap()
+        .is_none());
 }

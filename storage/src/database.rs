@@ -3,8 +3,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    AuditLog, Device, DevicePatch, NewAuditLog, NewDevice, NewSession, NewUser, Page, PageRequest,
-    Session, StorageResult, User, UserCredentials, Verification,
+    AuditLog, Device, DevicePatch, DeviceStatus, NewAuditLog, NewDevice, NewSession, NewUser, Page,
+    PageRequest, Session, StorageResult, User, UserCredentials, Verification,
 };
 
 /// Everything SecureCam keeps, behind one interface with a backend per database.
@@ -111,6 +111,31 @@ pub trait Database: Send + Sync + 'static {
     ) -> StorageResult<Device>;
     async fn get_device(&self, owner: Uuid, id: Uuid) -> StorageResult<Option<Device>>;
     async fn get_device_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Device>>;
+    /// Records a device going online or offline (WebSocket presence) and when it was last
+    /// seen; `None` when the device no longer exists.
+    async fn set_device_presence(
+        &self,
+        id: Uuid,
+        status: DeviceStatus,
+        at: DateTime<Utc>,
+    ) -> StorageResult<Option<Device>>;
+
+    // ---- WebSocket tickets ----
+
+    /// Stores a single-use ticket (hash) that lets a browser open the device's WebSocket.
+    async fn create_ws_ticket(
+        &self,
+        device_id: Uuid,
+        ticket_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StorageResult<()>;
+    /// Uses a ticket: the device it was issued to, if it exists, is unused and unexpired.
+    /// A ticket works once, even for two concurrent requests.
+    async fn use_ws_ticket(
+        &self,
+        ticket_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<Device>>;
     async fn list_devices(&self, owner: Uuid, page: PageRequest) -> StorageResult<Page<Device>>;
     async fn update_device(
         &self,
