@@ -13,6 +13,8 @@ use axum::{middleware, Json, Router};
 use securecam_signal::error::problem_for_bare_errors;
 use securecam_signal::mail::{LogMailer, Mailer, SmtpMailer};
 use securecam_signal::routes::ops;
+use securecam_signal::ws::hub::close;
+use securecam_signal::ws::Hub;
 use securecam_signal::AppState;
 use securecam_storage::Database;
 use tokio::net::TcpListener;
@@ -39,6 +41,8 @@ pub struct Application {
     components: Vec<Component>,
     public_url: String,
     session_idle_timeout: Duration,
+    /// The WebSocket connections of the signal component, closed at shutdown.
+    hub: Option<Arc<Hub>>,
 }
 
 impl Application {
@@ -80,8 +84,10 @@ impl Application {
         let _keys = keys::load_or_create(&settings.data_dir)?;
 
         let mut router = Router::new().merge(ops::router(db.clone(), telemetry::metrics_handle()));
+        let mut hub = None;
         if components.contains(&Component::Signal) {
             let state = AppState::new(db.clone(), settings.signal_config(), mailer)?;
+            hub = Some(state.hub().clone());
             let (api, openapi) = securecam_signal::router(state);
             let openapi_json = openapi.clone();
             router = router
@@ -117,6 +123,7 @@ impl Application {
             components,
             public_url: settings.public_url(),
             session_idle_timeout: settings.signal.session_idle_timeout,
+            hub,
         })
     }
 
@@ -159,9 +166,16 @@ impl Application {
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
+        .with_graceful_shutdown({
+            let hub = self.hub.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                // Upgraded WebSockets are not requests the server waits for: tell them.
+                if let Some(hub) = hub {
+                    hub.close_all(close::GOING_AWAY, "server shutting down");
+                }
+            }
         });
         let result = serve.await;
         let _ = stop_tx.send(true);

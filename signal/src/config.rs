@@ -24,8 +24,19 @@ pub struct SignalConfig {
     #[serde(with = "seconds")]
     pub credential_cache_ttl: Duration,
     pub rate_limits: RateLimits,
+    /// How often the server pings each WebSocket; two missed intervals mark the device
+    /// offline.
+    pub ws_heartbeat_interval_ms: u64,
+    /// Frames queued for one WebSocket before the consumer counts as too slow and is closed.
+    pub ws_queue_capacity: usize,
     /// argon2id cost; the defaults are OWASP's minimum and lower values are refused.
     pub argon2: Argon2Config,
+}
+
+impl SignalConfig {
+    pub fn ws_heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.ws_heartbeat_interval_ms.max(10))
+    }
 }
 
 impl Default for SignalConfig {
@@ -38,6 +49,8 @@ impl Default for SignalConfig {
             trust_forwarded_for: false,
             credential_cache_ttl: Duration::from_secs(5),
             rate_limits: RateLimits::default(),
+            ws_heartbeat_interval_ms: 15_000,
+            ws_queue_capacity: 256,
             argon2: Argon2Config::default(),
         }
     }

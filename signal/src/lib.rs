@@ -12,6 +12,7 @@ pub mod mail;
 pub mod pagination;
 pub mod routes;
 pub mod state;
+pub mod ws;
 
 pub use config::SignalConfig;
 pub use routes::router;

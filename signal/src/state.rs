@@ -7,6 +7,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::RateLimiter;
 use crate::config::SignalConfig;
 use crate::mail::Mailer;
+use crate::ws::Hub;
 
 /// What every handler shares; cheap to clone.
 #[derive(Clone)]
@@ -21,6 +22,7 @@ struct Inner {
     limits: Limiters,
     mailer: Arc<dyn Mailer>,
     credentials: CredentialCache,
+    hub: Arc<Hub>,
 }
 
 /// One limiter per rule of `config.rate_limits`.
@@ -48,6 +50,7 @@ impl AppState {
             password_reset_per_account: RateLimiter::new(r.password_reset_per_account),
         };
         let credentials = CredentialCache::new(config.credential_cache_ttl, 100_000);
+        let hub_capacity = config.ws_queue_capacity;
         Ok(AppState {
             inner: Arc::new(Inner {
                 db,
@@ -56,6 +59,7 @@ impl AppState {
                 limits,
                 mailer,
                 credentials,
+                hub: Arc::new(Hub::new(hub_capacity)),
             }),
         })
     }
@@ -78,6 +82,11 @@ impl AppState {
 
     pub fn limits(&self) -> &Limiters {
         &self.inner.limits
+    }
+
+    /// The devices connected to this process.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.inner.hub
     }
 
     pub fn credentials(&self) -> &CredentialCache {

@@ -266,3 +266,78 @@ pub fn item_ids(page: &Value) -> Vec<&str> {
         .map(|item| item["id"].as_str().expect("items have ids"))
         .collect()
 }
+
+/// A WebSocket client connection to the app.
+pub type WsClient =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl TestApp {
+    pub fn ws_url(&self, query: &str) -> String {
+        format!("ws://{}/api/v1/ws{query}", self.address)
+    }
+
+    /// Opens the device WebSocket with a bearer token; the HTTP status when refused.
+    pub async fn ws_connect(
+        &self,
+        token: Option<&str>,
+        query: &str,
+    ) -> Result<WsClient, StatusCode> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = self.ws_url(query).into_client_request().unwrap();
+        if let Some(token) = token {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((stream, _)) => Ok(stream),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(StatusCode::from_u16(response.status().as_u16()).unwrap())
+            }
+            Err(other) => panic!("WebSocket connect failed: {other}"),
+        }
+    }
+}
+
+/// The next JSON frame (skipping control frames), within 5 s.
+pub async fn ws_next_json(ws: &mut WsClient) -> Value {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("the connection is open")
+            .expect("a valid frame");
+        match frame {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON frame"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a JSON frame, got {other:?}"),
+        }
+    }
+}
+
+/// Waits for the server to close the connection; its close code.
+pub async fn ws_close_code(ws: &mut WsClient) -> u16 {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("closed within 5 s");
+        match frame {
+            Some(Ok(Message::Close(Some(close)))) => return u16::from(close.code),
+            Some(Ok(Message::Close(None))) | None => return 1005,
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("connection failed instead of closing: {e}"),
+        }
+    }
+}
+
+/// Sends one text frame.
+pub async fn ws_send(ws: &mut WsClient, text: &str) {
+    use futures::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(text))
+        .await
+        .expect("frame sent");
+}

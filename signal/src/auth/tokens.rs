@@ -13,6 +13,8 @@ pub const USER_TOKEN_PREFIX: &str = "scu_";
 pub const DEVICE_TOKEN_PREFIX: &str = "scd_";
 /// A one-time password-reset secret.
 pub const RESET_TOKEN_PREFIX: &str = "scr_";
+/// A single-use WebSocket ticket.
+pub const WS_TICKET_PREFIX: &str = "sct_";
 
 /// A fresh token: the prefix and 32 random bytes from the OS generator.
 pub fn generate(prefix: &str) -> String {

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod ops;
+pub mod ws;
 
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +33,7 @@ use crate::state::AppState;
         (name = "auth", description = "Accounts and sessions"),
         (name = "devices", description = "Phones and browsers of a user"),
         (name = "audit", description = "Audit trail"),
+        (name = "signalling", description = "The device WebSocket"),
     )
 )]
 struct ApiDoc;
@@ -74,6 +76,8 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
             devices::delete_device
         ))
         .routes(routes!(audit::list_audit_logs))
+        .routes(routes!(ws::connect))
+        .routes(routes!(ws::create_ticket))
         .with_state(state)
         .split_for_parts();
     (router, openapi)

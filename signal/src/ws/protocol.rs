@@ -1,0 +1,151 @@
+//! The JSON frames of `GET /api/v1/ws` (see `../shared/API.md`). Every frame is
+//! `{"type": "...", ...}`; a frame that expects an answer carries `ref`, echoed back.
+
+use chrono::{DateTime, Utc};
+use securecam_storage::{Device, DeviceStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Device → server.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(tag = "type")]
+pub enum ClientMessage {
+    #[serde(rename = "ping")]
+    Ping {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+    },
+}
+
+impl ClientMessage {
+    /// Every type this server understands; anything else is `unknown_type`.
+    pub const TYPES: &'static [&'static str] = &["ping"];
+}
+
+/// Server → device.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type")]
+pub enum ServerMessage {
+    #[serde(rename = "hello")]
+    Hello {
+        device: Device,
+        heartbeat_interval_ms: u64,
+        server_time: DateTime<Utc>,
+    },
+    #[serde(rename = "pong")]
+    Pong {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    #[serde(rename = "presence")]
+    Presence {
+        device_id: Uuid,
+        status: DeviceStatus,
+    },
+    #[serde(rename = "error")]
+    Error {
+        code: &'static str,
+        message: String,
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+}
+
+impl ServerMessage {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialise")
+    }
+}
+
+/// Why a frame could not be understood; answered with an `error` frame, connection kept.
+#[derive(Debug, PartialEq)]
+pub struct BadFrame {
+    pub code: &'static str,
+    pub message: String,
+    pub reference: Option<Value>,
+}
+
+impl BadFrame {
+    pub fn into_message(self) -> ServerMessage {
+        ServerMessage::Error {
+            code: self.code,
+            message: self.message,
+            reference: self.reference,
+        }
+    }
+}
+
+/// Parses one text frame, telling malformed JSON, an unknown type and a known type with bad
+/// fields apart.
+pub fn parse(text: &str) -> Result<ClientMessage, BadFrame> {
+    let value: Value = serde_json::from_str(text).map_err(|e| BadFrame {
+        code: "invalid_json",
+        message: format!("frame is not JSON: {e}"),
+        reference: None,
+    })?;
+    let reference = value.get("ref").cloned();
+    let Some(kind) = value.get("type").and_then(Value::as_str).map(str::to_owned) else {
+        return Err(BadFrame {
+            code: "invalid_message",
+            message: "a frame is an object with a string `type`".to_string(),
+            reference,
+        });
+    };
+    if !ClientMessage::TYPES.contains(&kind.as_str()) {
+        return Err(BadFrame {
+            code: "unknown_type",
+            message: format!("unknown message type {kind:?}"),
+            reference,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| BadFrame {
+        code: "invalid_message",
+        message: format!("invalid {kind} message: {e}"),
+        reference,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn parses_and_classifies_bad_frames() {
+        assert_eq!(
+            parse(r#"{"type":"ping","ref":7}"#).unwrap(),
+            ClientMessage::Ping {
+                reference: Some(json!(7))
+            }
+        );
+        assert_eq!(parse("{nope").unwrap_err().code, "invalid_json");
+        assert_eq!(parse("[1,2]").unwrap_err().code, "invalid_message");
+        let unknown = parse(r#"{"type":"teleport","ref":"a"}"#).unwrap_err();
+        assert_eq!(unknown.code, "unknown_type");
+        assert_eq!(
+            unknown.reference,
+            Some(json!("a")),
+            "the ref is echoed even in errors"
+        );
+    }
+
+    #[test]
+    fn server_frames_carry_their_type() {
+        let pong = ServerMessage::Pong {
+            reference: Some(json!("x")),
+        }
+        .to_json();
+        assert_eq!(pong, r#"{"type":"pong","ref":"x"}"#);
+        let error = ServerMessage::Error {
+            code: "unknown_type",
+            message: "m".into(),
+            reference: None,
+        };
+        assert_eq!(
+            error.to_json(),
+            r#"{"type":"error","code":"unknown_type","message":"m"}"#
+        );
+    }
+}
