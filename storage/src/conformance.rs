@@ -6,8 +6,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    new_id, now, Database, DevicePatch, DeviceRole, DeviceStatus, NewAuditLog, NewDevice,
-    NewSession, NewUser, PageRequest, Platform, PushProvider, StorageError,
+    new_id, now, ClaimOutcome, Database, DevicePatch, DeviceRole, DeviceStatus, NewAuditLog,
+    NewDevice, NewPairingCode, NewSession, NewUser, PageRequest, Platform, PollOutcome,
+    PushProvider, StorageError,
 };
 
 /// Runs every story in order on one database.
@@ -22,6 +23,7 @@ pub async fn run_all(db: &dyn Database) {
     audit_logs(db).await;
     audit_is_atomic(db).await;
     presence_and_ws_tickets(db).await;
+    pairing(db).await;
 }
 
 async fn new_user(db: &dyn Database, email: &str) -> Uuid {
@@ -873,4 +875,129 @@ async fn presence_and_ws_tickets(db: &dyn Database) {
         .await
         .unwrap()
         .is_none());
+}
+
+async fn pairing(db: &dyn Database) {
+    let owner = new_user(db, "owner@pairing.test").await;
+    let other = new_user(db, "other@pairing.test").await;
+    let viewer = db
+        .create_device(
+            NewDevice {
+                user_id: owner,
+                name: "Phone".into(),
+                role: DeviceRole::Viewer,
+                platform: Platform::Ios,
+                app_version: None,
+                push_provider: None,
+                push_token: None,
+            },
+            "token-pairing-viewer",
+            NewAuditLog::new("device.create"),
+        )
+        .await
+        .unwrap();
+    let code = |n: &str, minutes: i64| NewPairingCode {
+        code_hash: format!("code-{n}"),
+        poll_token_hash: format!("poll-{n}"),
+        name: format!("Camera {n}"),
+        platform: Platform::Android,
+        expires_at: now() + Duration::minutes(minutes),
+    };
+    let created = db.create_pairing_code(code("a", 10)).await.unwrap();
+    assert_eq!(created.status, crate::PairingStatus::Pending);
+    db.create_pairing_code(code("old", -1)).await.unwrap();
+    db.create_pairing_code(code("race", 10)).await.unwrap();
+
+    assert_eq!(
+        db.poll_pairing_code("poll-a", "unused", now())
+            .await
+            .unwrap(),
+        PollOutcome::Pending
+    );
+    let claim = |hash: &'static str, who, viewer| {
+        db.claim_pairing_code(hash, who, viewer, now(), NewAuditLog::new("pairing.claim"))
+    };
+    assert_eq!(
+        claim("code-none", owner, None).await.unwrap(),
+        ClaimOutcome::NotFound
+    );
+    assert_eq!(
+        claim("code-old", owner, None).await.unwrap(),
+        ClaimOutcome::Gone
+    );
+    assert_eq!(
+        claim("code-a", other, Some(viewer.id)).await.unwrap(),
+        ClaimOutcome::NotFound,
+        "a viewer of another owner cannot be named"
+    );
+    let ClaimOutcome::Claimed(camera) = claim("code-a", owner, Some(viewer.id)).await.unwrap()
+    else {
+        panic!("claim failed")
+    };
+    assert_eq!(camera.user_id, owner);
+    assert_eq!(camera.name, "Camera a");
+    assert!(camera.is_camera);
+    assert_eq!(
+        claim("code-a", owner, None).await.unwrap(),
+        ClaimOutcome::Gone,
+        "once"
+    );
+    let audit = db
+        .list_audit_logs(owner, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(audit.items[0].action, "pairing.claim");
+    assert_eq!(audit.items[0].target_id, Some(camera.id.to_string()));
+
+    // The camera fetches its token exactly once.
+    assert!(db
+        .get_device_by_token_hash("token-cam-a")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        db.poll_pairing_code("poll-a", "token-cam-a", now())
+            .await
+            .unwrap(),
+        PollOutcome::Delivered(camera.clone())
+    );
+    assert_eq!(
+        db.get_device_by_token_hash("token-cam-a")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        camera.id
+    );
+    assert_eq!(
+        db.poll_pairing_code("poll-a", "token-cam-b", now())
+            .await
+            .unwrap(),
+        PollOutcome::Gone
+    );
+    assert!(db
+        .get_device_by_token_hash("token-cam-b")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        db.poll_pairing_code("poll-old", "x", now()).await.unwrap(),
+        PollOutcome::Gone
+    );
+    assert_eq!(
+        db.poll_pairing_code("poll-none", "x", now()).await.unwrap(),
+        PollOutcome::Gone
+    );
+
+    // Two owners racing for one code: exactly one gets the camera.
+    let (first, second) = futures::future::join(
+        claim("code-race", owner, None),
+        claim("code-race", other, None),
+    )
+    .await;
+    let claimed = [first.unwrap(), second.unwrap()]
+        .into_iter()
+        .filter(|o| matches!(o, ClaimOutcome::Claimed(_)))
+        .count();
+    assert_eq!(claimed, 1);
 }

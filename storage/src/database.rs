@@ -3,8 +3,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    AuditLog, Device, DevicePatch, DeviceStatus, NewAuditLog, NewDevice, NewSession, NewUser, Page,
-    PageRequest, Session, StorageResult, User, UserCredentials, Verification,
+    AuditLog, ClaimOutcome, Device, DevicePatch, DeviceStatus, NewAuditLog, NewDevice,
+    NewPairingCode, NewSession, NewUser, Page, PageRequest, PairingCode, PollOutcome, Session,
+    StorageResult, User, UserCredentials, Verification,
 };
 
 /// Everything SecureCam keeps, behind one interface with a backend per database.
@@ -119,6 +120,30 @@ pub trait Database: Send + Sync + 'static {
         status: DeviceStatus,
         at: DateTime<Utc>,
     ) -> StorageResult<Option<Device>>;
+
+    // ---- pairing ----
+
+    async fn create_pairing_code(&self, code: NewPairingCode) -> StorageResult<PairingCode>;
+    /// Claims a pending, unexpired code for `owner`: creates the camera device (without a
+    /// token; the camera fetches it by polling) and, when `viewer_device_id` is one of the
+    /// owner's devices, an active link from it to the camera — all with `audit`, in one
+    /// transaction. A code is claimed at most once, even by concurrent claims.
+    async fn claim_pairing_code(
+        &self,
+        code_hash: &str,
+        owner: Uuid,
+        viewer_device_id: Option<Uuid>,
+        now: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<ClaimOutcome>;
+    /// Polls with a poll token; once claimed, stores `device_token_hash` as the device's
+    /// token and reports the device, exactly once.
+    async fn poll_pairing_code(
+        &self,
+        poll_token_hash: &str,
+        device_token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<PollOutcome>;
 
     // ---- WebSocket tickets ----
 

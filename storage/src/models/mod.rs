@@ -3,10 +3,12 @@
 
 mod audit;
 mod device;
+mod pairing;
 mod session;
 mod user;
 
 pub use audit::*;
 pub use device::*;
+pub use pairing::*;
 pub use session::*;
 pub use user::*;
