@@ -90,6 +90,10 @@ pub struct RateLimits {
     pub password_reset_per_ip: Limit,
     /// Password-reset mails to one account (over it, requests are dropped quietly).
     pub password_reset_per_account: Limit,
+    /// Pairing codes started from one IP address.
+    pub pairing_start_per_ip: Limit,
+    /// Pairing claims by one user (guessing codes is what this stops).
+    pub pairing_claim_per_user: Limit,
 }
 
 impl Default for RateLimits {
@@ -100,6 +104,8 @@ impl Default for RateLimits {
             sign_up_per_ip: Limit::new(20, 10 * 60),
             password_reset_per_ip: Limit::new(10, 10 * 60),
             password_reset_per_account: Limit::new(3, 60 * 60),
+            pairing_start_per_ip: Limit::new(30, 10 * 60),
+            pairing_claim_per_user: Limit::new(10, 10 * 60),
         }
     }
 }

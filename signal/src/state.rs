@@ -32,6 +32,8 @@ pub struct Limiters {
     pub sign_up_per_ip: RateLimiter,
     pub password_reset_per_ip: RateLimiter,
     pub password_reset_per_account: RateLimiter,
+    pub pairing_start_per_ip: RateLimiter,
+    pub pairing_claim_per_user: RateLimiter,
 }
 
 impl AppState {
@@ -48,6 +50,8 @@ impl AppState {
             sign_up_per_ip: RateLimiter::new(r.sign_up_per_ip),
             password_reset_per_ip: RateLimiter::new(r.password_reset_per_ip),
             password_reset_per_account: RateLimiter::new(r.password_reset_per_account),
+            pairing_start_per_ip: RateLimiter::new(r.pairing_start_per_ip),
+            pairing_claim_per_user: RateLimiter::new(r.pairing_claim_per_user),
         };
         let credentials = CredentialCache::new(config.credential_cache_ttl, 100_000);
         let hub_capacity = config.ws_queue_capacity;

@@ -15,6 +15,8 @@ pub const DEVICE_TOKEN_PREFIX: &str = "scd_";
 pub const RESET_TOKEN_PREFIX: &str = "scr_";
 /// A single-use WebSocket ticket.
 pub const WS_TICKET_PREFIX: &str = "sct_";
+/// A camera's secret for polling its pairing code.
+pub const POLL_TOKEN_PREFIX: &str = "scp_";
 
 /// A fresh token: the prefix and 32 random bytes from the OS generator.
 pub fn generate(prefix: &str) -> String {

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod ops;
+pub mod pairing;
 pub mod ws;
 
 use axum::http::{Method, StatusCode, Uri};
@@ -34,6 +35,7 @@ use crate::state::AppState;
         (name = "devices", description = "Phones and browsers of a user"),
         (name = "audit", description = "Audit trail"),
         (name = "signalling", description = "The device WebSocket"),
+        (name = "pairing", description = "Pairing a phone as a camera by code"),
     )
 )]
 struct ApiDoc;
@@ -76,6 +78,9 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
             devices::delete_device
         ))
         .routes(routes!(audit::list_audit_logs))
+        .routes(routes!(pairing::start))
+        .routes(routes!(pairing::claim))
+        .routes(routes!(pairing::poll))
         .routes(routes!(ws::connect))
         .routes(routes!(ws::create_ticket))
         .with_state(state)
