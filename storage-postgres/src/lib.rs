@@ -7,9 +7,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use securecam_storage::{
-    new_id, now, AuditLog, ClaimOutcome, Database, Device, DevicePatch, DeviceStatus, NewAuditLog,
-    NewDevice, NewPairingCode, NewSession, NewUser, Page, PageRequest, PairingCode, PairingStatus,
-    PollOutcome, Session, StorageResult, User, UserCredentials, Verification,
+    new_id, now, AuditLog, ClaimOutcome, Database, Device, DeviceLink, DevicePatch, DeviceStatus,
+    LinkOutcome, NewAuditLog, NewDevice, NewPairingCode, NewSession, NewUser, Page, PageRequest,
+    PairingCode, PairingStatus, PollOutcome, Session, StorageResult, User, UserCredentials,
+    Verification,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::types::Json;
@@ -28,6 +29,8 @@ const DEVICE_COLUMNS: &str = "id, user_id, name, role, is_camera, platform, app_
      last_seen_at, created_at, updated_at, push_provider";
 const PAIRING_COLUMNS: &str =
     "id, name, platform, status, claimed_by_user_id, device_id, expires_at";
+const LINK_COLUMNS: &str =
+    "id, owner_user_id, camera_device_id, client_device_id, status, created_at, updated_at";
 const AUDIT_COLUMNS: &str =
     "id, owner_user_id, actor_device_id, action, target_type, target_id, metadata, ip_address, created_at";
 
@@ -413,6 +416,114 @@ impl Database for PostgresDatabase {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
+    }
+
+    async fn create_device_link(
+        &self,
+        owner: Uuid,
+        camera: Uuid,
+        client: Uuid,
+        audit: NewAuditLog,
+    ) -> StorageResult<LinkOutcome> {
+        let roles: Vec<(Uuid, bool)> = sqlx::query_as(
+            "SELECT id, is_camera FROM devices WHERE user_id = $1 AND id IN ($2, $3)",
+        )
+        .bind(owner)
+        .bind(camera)
+        .bind(client)
+        .fetch_all(&self.pool)
+        .await?;
+        let found = |id: Uuid| {
+            roles
+                .iter()
+                .find(|(d, _)| *d == id)
+                .map(|(_, is_camera)| *is_camera)
+        };
+        match (found(camera), found(client)) {
+            (Some(true), Some(_)) if camera != client => {}
+            (Some(false), Some(_)) => return Ok(LinkOutcome::NotACamera),
+            _ => return Ok(LinkOutcome::NotFound),
+        }
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "INSERT INTO device_links (id, owner_user_id, camera_device_id, client_device_id, status, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, 'active', $5, $5) RETURNING {LINK_COLUMNS}"
+        );
+        let created: Result<DeviceLink, sqlx::Error> = sqlx::query_as(&sql)
+            .bind(new_id())
+            .bind(owner)
+            .bind(camera)
+            .bind(client)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await;
+        let link = match created {
+            Ok(link) => link,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Ok(LinkOutcome::Exists)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        write_audit(&mut tx, audit.or_target(owner, "device_link", link.id)).await?;
+        tx.commit().await?;
+        Ok(LinkOutcome::Created(link))
+    }
+
+    async fn list_device_links(
+        &self,
+        user: Uuid,
+        page: PageRequest,
+    ) -> StorageResult<Page<DeviceLink>> {
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM device_links WHERE (owner_user_id = $1 OR client_device_id IN \
+             (SELECT id FROM devices WHERE user_id = $1)) AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+        );
+        let rows: Vec<DeviceLink> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(after_id(&page))
+            .bind(page.fetch_limit())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page::from_rows(rows, page, |l| l.id))
+    }
+
+    async fn revoke_device_link(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        audit: NewAuditLog,
+    ) -> StorageResult<Option<DeviceLink>> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "UPDATE device_links SET status = 'revoked', updated_at = $1 WHERE id = $2 AND status = 'active' \
+             AND (owner_user_id = $3 OR client_device_id IN (SELECT id FROM devices WHERE user_id = $3)) \
+             RETURNING {LINK_COLUMNS}"
+        );
+        let revoked: Option<DeviceLink> = sqlx::query_as(&sql)
+            .bind(now())
+            .bind(id)
+            .bind(user)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(link) = &revoked {
+            write_audit(
+                &mut tx,
+                audit.or_target(link.owner_user_id, "device_link", link.id),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn linked_clients(&self, camera: Uuid) -> StorageResult<Vec<Uuid>> {
+        Ok(sqlx::query_scalar(
+            "SELECT client_device_id FROM device_links WHERE camera_device_id = $1 AND status = 'active'",
+        )
+        .bind(camera)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn create_pairing_code(&self, code: NewPairingCode) -> StorageResult<PairingCode> {

@@ -3,9 +3,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    AuditLog, ClaimOutcome, Device, DevicePatch, DeviceStatus, NewAuditLog, NewDevice,
-    NewPairingCode, NewSession, NewUser, Page, PageRequest, PairingCode, PollOutcome, Session,
-    StorageResult, User, UserCredentials, Verification,
+    AuditLog, ClaimOutcome, Device, DeviceLink, DevicePatch, DeviceStatus, LinkOutcome,
+    NewAuditLog, NewDevice, NewPairingCode, NewSession, NewUser, Page, PageRequest, PairingCode,
+    PollOutcome, Session, StorageResult, User, UserCredentials, Verification,
 };
 
 /// Everything SecureCam keeps, behind one interface with a backend per database.
@@ -120,6 +120,32 @@ pub trait Database: Send + Sync + 'static {
         status: DeviceStatus,
         at: DateTime<Utc>,
     ) -> StorageResult<Option<Device>>;
+
+    // ---- device links ----
+
+    /// Links `client` to `camera`, both `owner`'s, with `audit`.
+    async fn create_device_link(
+        &self,
+        owner: Uuid,
+        camera: Uuid,
+        client: Uuid,
+        audit: NewAuditLog,
+    ) -> StorageResult<LinkOutcome>;
+    /// Links the user can see: those of their cameras and those to their own devices.
+    async fn list_device_links(
+        &self,
+        user: Uuid,
+        page: PageRequest,
+    ) -> StorageResult<Page<DeviceLink>>;
+    /// Revokes an active link visible to `user` (see `list_device_links`), with `audit`.
+    async fn revoke_device_link(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        audit: NewAuditLog,
+    ) -> StorageResult<Option<DeviceLink>>;
+    /// The client devices with an active link to `camera`.
+    async fn linked_clients(&self, camera: Uuid) -> StorageResult<Vec<Uuid>>;
 
     // ---- pairing ----
 

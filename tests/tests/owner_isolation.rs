@@ -26,6 +26,22 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
+    let alice_phone = app
+        .create_device(&alice.token, "Alice's phone", "viewer")
+        .await;
+    let alice_link = expect_json(
+        app.post(
+            "/api/v1/device-links",
+            Some(&alice.token),
+            &json!({"camera_device_id": alice_camera.id, "client_device_id": alice_phone.id}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let unknown = uuid::Uuid::now_v7().to_string();
 
     // Every endpoint with an id in its path, taken from the served OpenAPI document so that
@@ -36,6 +52,8 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
             alice_camera.id.clone()
         } else if path.starts_with("/api/v1/auth/sessions/{id}") {
             alice_session.clone()
+        } else if path.starts_with("/api/v1/device-links/{id}") {
+            alice_link.clone()
         } else {
             panic!("{path}: which of Alice's resources does its id name? Add it to this test.")
         }
@@ -51,7 +69,11 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
                 Method::PATCH | Method::PUT | Method::POST => Some(json!({"name": "pwned"})),
                 _ => None,
             };
-            let user_only = template.starts_with("/api/v1/auth/");
+            // Endpoints that take user tokens only refuse device tokens (403) before
+            // looking at any id.
+            let user_only = ["/api/v1/auth/", "/api/v1/device-links/"]
+                .iter()
+                .any(|prefix| template.starts_with(prefix));
             for (who, token) in [
                 ("bob's user token", &bob.token),
                 ("bob's device token", &bob_camera.token),
@@ -62,7 +84,6 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
                         .request(method.clone(), &path, Some(token), body.as_ref())
                         .await;
                     if user_only && who.contains("device") {
-                        // Account endpoints refuse device tokens before looking at any id.
                         assert_eq!(
                             response.status(),
                             StatusCode::FORBIDDEN,

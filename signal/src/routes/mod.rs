@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod devices;
+pub mod links;
 pub mod ops;
 pub mod pairing;
 pub mod ws;
@@ -35,6 +36,7 @@ use crate::state::AppState;
         (name = "devices", description = "Phones and browsers of a user"),
         (name = "audit", description = "Audit trail"),
         (name = "signalling", description = "The device WebSocket"),
+        (name = "links", description = "Devices allowed to watch a camera"),
         (name = "pairing", description = "Pairing a phone as a camera by code"),
     )
 )]
@@ -78,6 +80,8 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
             devices::delete_device
         ))
         .routes(routes!(audit::list_audit_logs))
+        .routes(routes!(links::list, links::create))
+        .routes(routes!(links::revoke))
         .routes(routes!(pairing::start))
         .routes(routes!(pairing::claim))
         .routes(routes!(pairing::poll))

@@ -164,8 +164,20 @@ async fn set_presence(state: &AppState, device: &Device, status: DeviceStatus) -
         device_id: device.id,
         status,
     };
-    state
-        .hub()
-        .send_to_owner(device.user_id, &presence, Some(device.id));
+    let hub = state.hub();
+    hub.send_to_owner(device.user_id, &presence, Some(device.id));
+    // Linked viewers of a camera (possibly another person's devices) hear of it too.
+    if device.is_camera {
+        match state.db().linked_clients(device.id).await {
+            Ok(clients) => {
+                for client in clients {
+                    hub.send_unless_owned_by(client, device.user_id, &presence);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(device_id = %device.id, error = %err, "could not list linked viewers")
+            }
+        }
+    }
     updated
 }

@@ -127,6 +127,19 @@ impl Hub {
             .is_some_and(|e| e.deliver(frame))
     }
 
+    /// Sends to a device unless it belongs to `owner_id` (who was told already).
+    pub fn send_unless_owned_by(
+        &self,
+        device_id: Uuid,
+        owner_id: Uuid,
+        message: &ServerMessage,
+    ) -> bool {
+        let frame = message.to_json();
+        self.lock()
+            .get(&device_id)
+            .is_some_and(|e| e.owner_id != owner_id && e.deliver(frame))
+    }
+
     /// Sends to every connected device of `owner_id` except `except`.
     pub fn send_to_owner(
         &self,

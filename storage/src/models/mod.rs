@@ -3,12 +3,14 @@
 
 mod audit;
 mod device;
+mod link;
 mod pairing;
 mod session;
 mod user;
 
 pub use audit::*;
 pub use device::*;
+pub use link::*;
 pub use pairing::*;
 pub use session::*;
 pub use user::*;
