@@ -10,10 +10,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use securecam_storage::{
-    new_id, now, AuditLog, ClaimOutcome, Database, Device, DeviceLink, DevicePatch, DeviceStatus,
-    LinkOutcome, NewAuditLog, NewDevice, NewPairingCode, NewSession, NewUser, Page, PageRequest,
-    PairingCode, PairingStatus, PollOutcome, Session, StorageResult, User, UserCredentials,
-    Verification,
+    new_id, now, AcceptOutcome, AuditLog, ClaimOutcome, Database, Device, DeviceLink, DevicePatch,
+    DeviceStatus, InviteOutcome, LinkInvite, LinkOutcome, NewAuditLog, NewDevice, NewPairingCode,
+    NewSession, NewUser, Page, PageRequest, PairingCode, PairingStatus, PollOutcome, Session,
+    StorageResult, User, UserCredentials, Verification,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
@@ -505,6 +505,119 @@ impl Database for SqliteDatabase {
         }
         tx.commit().await?;
         Ok(revoked)
+    }
+
+    async fn create_link_invite(
+        &self,
+        owner: Uuid,
+        camera: Uuid,
+        code_hash: &str,
+        expires_at: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<InviteOutcome> {
+        let is_camera: Option<bool> =
+            sqlx::query_scalar("SELECT is_camera FROM devices WHERE id = $1 AND user_id = $2")
+                .bind(camera)
+                .bind(owner)
+                .fetch_optional(&self.pool)
+                .await?;
+        match is_camera {
+            None => return Ok(InviteOutcome::NotFound),
+            Some(false) => return Ok(InviteOutcome::NotACamera),
+            Some(true) => {}
+        }
+        let mut tx = self.pool.begin().await?;
+        let invite: LinkInvite = sqlx::query_as(
+            "INSERT INTO device_link_invites (id, owner_user_id, camera_device_id, code_hash, expires_at, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             RETURNING id, owner_user_id, camera_device_id, expires_at, accepted_at",
+        )
+        .bind(new_id())
+        .bind(owner)
+        .bind(camera)
+        .bind(code_hash)
+        .bind(expires_at)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?;
+        write_audit(
+            &mut tx,
+            audit.or_target(owner, "device_link_invite", invite.id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(InviteOutcome::Created(invite))
+    }
+
+    async fn accept_link_invite(
+        &self,
+        code_hash: &str,
+        user: Uuid,
+        client: Uuid,
+        now: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<AcceptOutcome> {
+        let mut tx = self.pool.begin().await?;
+        // Read through an UPDATE: it takes the lock first, so an invite is accepted once.
+        let invite: Option<LinkInvite> = sqlx::query_as(
+            "UPDATE device_link_invites SET code_hash = code_hash WHERE code_hash = $1 \
+             RETURNING id, owner_user_id, camera_device_id, expires_at, accepted_at",
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(invite) = invite else {
+            return Ok(AcceptOutcome::NotFound);
+        };
+        if invite.accepted_at.is_some() || invite.expires_at <= now {
+            return Ok(AcceptOutcome::Gone);
+        }
+        let owned: Option<Uuid> =
+            sqlx::query_scalar("SELECT id FROM devices WHERE id = $1 AND user_id = $2")
+                .bind(client)
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if owned.is_none() || client == invite.camera_device_id {
+            return Ok(AcceptOutcome::NotFound);
+        }
+        let sql = format!(
+            "INSERT INTO device_links (id, owner_user_id, camera_device_id, client_device_id, status, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, 'active', $5, $5) RETURNING {LINK_COLUMNS}"
+        );
+        let created: Result<DeviceLink, sqlx::Error> = sqlx::query_as(&sql)
+            .bind(new_id())
+            .bind(invite.owner_user_id)
+            .bind(invite.camera_device_id)
+            .bind(client)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await;
+        let link = match created {
+            Ok(link) => link,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Ok(AcceptOutcome::Exists)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        sqlx::query(
+            "UPDATE device_link_invites SET accepted_at = $1, accepted_by_user_id = $2, device_link_id = $3 \
+             WHERE id = $4",
+        )
+        .bind(now)
+        .bind(user)
+        .bind(link.id)
+        .bind(invite.id)
+        .execute(&mut *tx)
+        .await?;
+        // Recorded on the camera owner's trail: it is their camera that is now shared.
+        write_audit(
+            &mut tx,
+            audit.or_target(invite.owner_user_id, "device_link", link.id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(AcceptOutcome::Linked(link))
     }
 
     async fn linked_clients(&self, camera: Uuid) -> StorageResult<Vec<Uuid>> {

@@ -3,9 +3,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    AuditLog, ClaimOutcome, Device, DeviceLink, DevicePatch, DeviceStatus, LinkOutcome,
-    NewAuditLog, NewDevice, NewPairingCode, NewSession, NewUser, Page, PageRequest, PairingCode,
-    PollOutcome, Session, StorageResult, User, UserCredentials, Verification,
+    AcceptOutcome, AuditLog, ClaimOutcome, Device, DeviceLink, DevicePatch, DeviceStatus,
+    InviteOutcome, LinkOutcome, NewAuditLog, NewDevice, NewPairingCode, NewSession, NewUser, Page,
+    PageRequest, PairingCode, PollOutcome, Session, StorageResult, User, UserCredentials,
+    Verification,
 };
 
 /// Everything SecureCam keeps, behind one interface with a backend per database.
@@ -144,6 +145,25 @@ pub trait Database: Send + Sync + 'static {
         id: Uuid,
         audit: NewAuditLog,
     ) -> StorageResult<Option<DeviceLink>>;
+    /// Invites another person to link one of their devices to `camera` (the owner's camera).
+    async fn create_link_invite(
+        &self,
+        owner: Uuid,
+        camera: Uuid,
+        code_hash: &str,
+        expires_at: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<InviteOutcome>;
+    /// Accepts an invite for `user`'s device `client`: an active link owned by the camera's
+    /// owner, once per invite, with `audit`.
+    async fn accept_link_invite(
+        &self,
+        code_hash: &str,
+        user: Uuid,
+        client: Uuid,
+        now: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<AcceptOutcome>;
     /// The client devices with an active link to `camera`.
     async fn linked_clients(&self, camera: Uuid) -> StorageResult<Vec<Uuid>>;
 

@@ -139,3 +139,137 @@ async fn linked_viewers_see_presence(backend: Backend) {
         json!({"type": "pong", "ref": "after"})
     );
 }
+
+both_backends!(sharing_by_invite);
+
+async fn sharing_by_invite(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = app.sign_up("owner@example.com").await;
+    let friend = app.sign_up("friend@example.com").await;
+    let camera = app.create_device(&owner.token, "Garden", "camera").await;
+    let owner_phone = app.create_device(&owner.token, "Phone", "viewer").await;
+    let friend_phone = app
+        .create_device(&friend.token, "Friend's phone", "viewer")
+        .await;
+
+    let not_camera = app
+        .post(
+            "/api/v1/device-links/invites",
+            Some(&owner.token),
+            &json!({"camera_device_id": owner_phone.id}),
+        )
+        .await;
+    expect_problem(not_camera, StatusCode::UNPROCESSABLE_ENTITY, "not_a_camera").await;
+    let not_theirs = app
+        .post(
+            "/api/v1/device-links/invites",
+            Some(&friend.token),
+            &json!({"camera_device_id": camera.id}),
+        )
+        .await;
+    expect_problem(not_theirs, StatusCode::NOT_FOUND, "not_found").await;
+
+    let invite = expect_json(
+        app.post(
+            "/api/v1/device-links/invites",
+            Some(&owner.token),
+            &json!({"camera_device_id": camera.id}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let code = invite["code"].as_str().unwrap().to_string();
+    assert!(invite["invite_url"].as_str().unwrap().ends_with(&code));
+
+    // The friend cannot attach someone else's device.
+    let wrong_device = app
+        .post(
+            "/api/v1/device-links/invites/accept",
+            Some(&friend.token),
+            &json!({"code": code, "client_device_id": owner_phone.id}),
+        )
+        .await;
+    expect_problem(wrong_device, StatusCode::NOT_FOUND, "invite_not_found").await;
+    let link = expect_json(
+        app.post(
+            "/api/v1/device-links/invites/accept",
+            Some(&friend.token),
+            &json!({"code": code, "client_device_id": friend_phone.id}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(link["owner_user_id"], owner.id.as_str());
+    assert_eq!(link["client_device_id"], friend_phone.id.as_str());
+    let reused = app
+        .post(
+            "/api/v1/device-links/invites/accept",
+            Some(&friend.token),
+            &json!({"code": code, "client_device_id": friend_phone.id}),
+        )
+        .await;
+    expect_problem(reused, StatusCode::GONE, "invite_gone").await;
+    let unknown = app
+        .post(
+            "/api/v1/device-links/invites/accept",
+            Some(&friend.token),
+            &json!({"code": "sci_unknown", "client_device_id": friend_phone.id}),
+        )
+        .await;
+    expect_problem(unknown, StatusCode::NOT_FOUND, "invite_not_found").await;
+
+    // Both see the link; the friend's phone hears the camera come online; the owner's trail
+    // records the sharing.
+    let friends = expect_json(
+        app.get("/api/v1/device-links", Some(&friend.token)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(item_ids(&friends), vec![link["id"].as_str().unwrap()]);
+    let mut friend_ws = app.ws_connect(Some(&friend_phone.token), "").await.unwrap();
+    ws_next_json(&mut friend_ws).await;
+    let mut camera_ws = app.ws_connect(Some(&camera.token), "").await.unwrap();
+    ws_next_json(&mut camera_ws).await;
+    assert_eq!(
+        ws_next_json(&mut friend_ws).await,
+        json!({"type": "presence", "device_id": camera.id, "status": "online"})
+    );
+    let actions = app.audit_actions(&owner.token).await;
+    assert_eq!(
+        &actions[..2],
+        ["device_link.invite_accept", "device_link.invite"]
+    );
+
+    // The friend may end their access; then they hear nothing more of the camera.
+    let revoke = app
+        .delete(
+            &format!("/api/v1/device-links/{}", link["id"].as_str().unwrap()),
+            Some(&friend.token),
+        )
+        .await;
+    assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
+    camera_ws.close(None).await.unwrap();
+    // Wait until the camera's going offline has been handled (and would have been told).
+    for _ in 0..100 {
+        let device = expect_json(
+            app.get(
+                &format!("/api/v1/devices/{}", camera.id),
+                Some(&owner.token),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        if device["status"] == "offline" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    ws_send(&mut friend_ws, r#"{"type":"ping","ref":"last"}"#).await;
+    assert_eq!(
+        ws_next_json(&mut friend_ws).await,
+        json!({"type": "pong", "ref": "last"})
+    );
+}

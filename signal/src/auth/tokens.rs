@@ -17,6 +17,8 @@ pub const RESET_TOKEN_PREFIX: &str = "scr_";
 pub const WS_TICKET_PREFIX: &str = "sct_";
 /// A camera's secret for polling its pairing code.
 pub const POLL_TOKEN_PREFIX: &str = "scp_";
+/// An invitation to watch another person's camera.
+pub const INVITE_PREFIX: &str = "sci_";
 
 /// A fresh token: the prefix and 32 random bytes from the OS generator.
 pub fn generate(prefix: &str) -> String {

@@ -3,11 +3,15 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use securecam_storage::{DeviceLink, LinkOutcome, NewAuditLog, Page};
-use serde::Deserialize;
+use chrono::{DateTime, Duration, Utc};
+use securecam_storage::{
+    now, AcceptOutcome, DeviceLink, InviteOutcome, LinkOutcome, NewAuditLog, Page,
+};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::auth::tokens::{self, INVITE_PREFIX};
 use crate::auth::UserCaller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo};
@@ -89,4 +93,124 @@ pub async fn revoke(
         .await?
         .ok_or_else(|| ApiError::not_found("device link"))?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Invites live two days and work once.
+const INVITE_LIFETIME_HOURS: i64 = 48;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateInvite {
+    pub camera_device_id: Uuid,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Invite {
+    /// The secret to pass on; whoever accepts it while signed in gets a link.
+    pub code: String,
+    pub invite_url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+securecam_storage::redacted_debug!(Invite { expires_at; secret: code, invite_url });
+
+#[derive(Deserialize, ToSchema)]
+pub struct AcceptInvite {
+    pub code: String,
+    /// The accepting user's device that may watch the camera.
+    pub client_device_id: Uuid,
+}
+
+securecam_storage::redacted_debug!(AcceptInvite { client_device_id; secret: code });
+
+/// Invite another person to watch one of the caller's cameras.
+#[utoipa::path(post, path = "/api/v1/device-links/invites", tag = "links", security(("bearer" = [])),
+    request_body = CreateInvite,
+    responses((status = 201, body = Invite), (status = 404, body = Problem),
+              (status = 422, description = "`not_a_camera`", body = Problem)))]
+pub async fn create_invite(
+    State(state): State<AppState>,
+    caller: UserCaller,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<CreateInvite>,
+) -> ApiResult<(StatusCode, Json<Invite>)> {
+    let code = tokens::generate(INVITE_PREFIX);
+    let expires_at = now() + Duration::hours(INVITE_LIFETIME_HOURS);
+    let audit = NewAuditLog::new("device_link.invite").ip(client.ip_string());
+    match state
+        .db()
+        .create_link_invite(
+            caller.user_id(),
+            body.camera_device_id,
+            &tokens::hash(&code),
+            expires_at,
+            audit,
+        )
+        .await?
+    {
+        InviteOutcome::Created(_) => {
+            let invite_url = format!(
+                "{}/invite?code={code}",
+                state.config().public_url.trim_end_matches('/')
+            );
+            Ok((
+                StatusCode::CREATED,
+                Json(Invite {
+                    code,
+                    invite_url,
+                    expires_at,
+                }),
+            ))
+        }
+        InviteOutcome::NotFound => Err(ApiError::not_found("device")),
+        InviteOutcome::NotACamera => Err(ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_a_camera",
+            "camera_device_id is not a camera",
+        )),
+    }
+}
+
+/// Accept an invite for one of the caller's devices.
+#[utoipa::path(post, path = "/api/v1/device-links/invites/accept", tag = "links", security(("bearer" = [])),
+    request_body = AcceptInvite,
+    responses((status = 201, body = DeviceLink),
+              (status = 404, description = "`invite_not_found` (or not the caller's device)", body = Problem),
+              (status = 409, description = "`link_exists`", body = Problem),
+              (status = 410, description = "`invite_gone`: expired or used", body = Problem)))]
+pub async fn accept_invite(
+    State(state): State<AppState>,
+    caller: UserCaller,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<AcceptInvite>,
+) -> ApiResult<(StatusCode, Json<DeviceLink>)> {
+    let audit = NewAuditLog::new("device_link.invite_accept")
+        .ip(client.ip_string())
+        .metadata(serde_json::json!({"accepted_by_user_id": caller.user_id()}));
+    match state
+        .db()
+        .accept_link_invite(
+            &tokens::hash(body.code.trim()),
+            caller.user_id(),
+            body.client_device_id,
+            now(),
+            audit,
+        )
+        .await?
+    {
+        AcceptOutcome::Linked(link) => Ok((StatusCode::CREATED, Json(link))),
+        AcceptOutcome::NotFound => Err(ApiError::client(
+            StatusCode::NOT_FOUND,
+            "invite_not_found",
+            "no such invite",
+        )),
+        AcceptOutcome::Gone => Err(ApiError::client(
+            StatusCode::GONE,
+            "invite_gone",
+            "the invite has expired or was used",
+        )),
+        AcceptOutcome::Exists => Err(ApiError::conflict(
+            "link_exists",
+            "this device already watches that camera",
+        )),
+    }
 }

@@ -82,6 +82,8 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
         .routes(routes!(audit::list_audit_logs))
         .routes(routes!(links::list, links::create))
         .routes(routes!(links::revoke))
+        .routes(routes!(links::create_invite))
+        .routes(routes!(links::accept_invite))
         .routes(routes!(pairing::start))
         .routes(routes!(pairing::claim))
         .routes(routes!(pairing::poll))

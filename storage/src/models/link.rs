@@ -32,3 +32,34 @@ pub enum LinkOutcome {
     /// An active link between the two exists.
     Exists,
 }
+
+/// An invitation to link another person's device to a camera (table `device_link_invites`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LinkInvite {
+    pub id: Uuid,
+    pub owner_user_id: Uuid,
+    pub camera_device_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+/// What creating an invite found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InviteOutcome {
+    Created(LinkInvite),
+    /// The camera is not the owner's.
+    NotFound,
+    NotACamera,
+}
+
+/// What accepting an invite did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptOutcome {
+    Linked(DeviceLink),
+    /// Unknown code, or the client device is not the accepting user's.
+    NotFound,
+    /// Expired or already accepted.
+    Gone,
+    /// The client device is already linked to that camera.
+    Exists,
+}
