@@ -10,11 +10,11 @@ use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
+use securecam_signal::commands;
 use securecam_signal::error::problem_for_bare_errors;
 use securecam_signal::mail::{LogMailer, Mailer, SmtpMailer};
 use securecam_signal::routes::ops;
 use securecam_signal::ws::hub::close;
-use securecam_signal::ws::Hub;
 use securecam_signal::AppState;
 use securecam_storage::Database;
 use tokio::net::TcpListener;
@@ -41,8 +41,9 @@ pub struct Application {
     components: Vec<Component>,
     public_url: String,
     session_idle_timeout: Duration,
-    /// The WebSocket connections of the signal component, closed at shutdown.
-    hub: Option<Arc<Hub>>,
+    /// The signal component's state: its WebSockets are closed at shutdown and its command
+    /// sweeper runs alongside the server.
+    signal: Option<AppState>,
 }
 
 impl Application {
@@ -84,10 +85,10 @@ impl Application {
         let _keys = keys::load_or_create(&settings.data_dir)?;
 
         let mut router = Router::new().merge(ops::router(db.clone(), telemetry::metrics_handle()));
-        let mut hub = None;
+        let mut signal = None;
         if components.contains(&Component::Signal) {
             let state = AppState::new(db.clone(), settings.signal_config(), mailer)?;
-            hub = Some(state.hub().clone());
+            signal = Some(state.clone());
             let (api, openapi) = securecam_signal::router(state);
             let openapi_json = openapi.clone();
             router = router
@@ -123,7 +124,7 @@ impl Application {
             components,
             public_url: settings.public_url(),
             session_idle_timeout: settings.signal.session_idle_timeout,
-            hub,
+            signal,
         })
     }
 
@@ -153,6 +154,13 @@ impl Application {
             self.session_idle_timeout,
             stop_rx.clone(),
         ));
+        let command_sweeper = self.signal.clone().map(|state| {
+            let interval = state.config().command_sweep_interval();
+            let mut stop = stop_rx.clone();
+            tokio::spawn(commands::delivery::sweep(state, interval, async move {
+                let _ = stop.changed().await;
+            }))
+        });
 
         let names: Vec<&str> = self.components.iter().map(|c| c.name()).collect();
         tracing::info!(
@@ -167,7 +175,7 @@ impl Application {
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown({
-            let hub = self.hub.clone();
+            let hub = self.signal.as_ref().map(|state| state.hub().clone());
             async move {
                 shutdown.await;
                 tracing::info!("shutting down: finishing in-flight requests");
@@ -180,6 +188,9 @@ impl Application {
         let result = serve.await;
         let _ = stop_tx.send(true);
         let _ = sweeper.await;
+        if let Some(task) = command_sweeper {
+            let _ = task.await;
+        }
         self.db.close().await;
         tracing::info!("stopped");
         result.context("HTTP server")

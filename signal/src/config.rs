@@ -31,11 +31,29 @@ pub struct SignalConfig {
     pub ws_queue_capacity: usize,
     /// argon2id cost; the defaults are OWASP's minimum and lower values are refused.
     pub argon2: Argon2Config,
+    /// An unacknowledged command is sent again after this long, doubling per retry...
+    pub command_retry_first_ms: u64,
+    /// ...up to this long between tries, until it expires.
+    pub command_retry_max_ms: u64,
+    /// How often each node expires commands and looks for retries that are due.
+    pub command_sweep_interval_ms: u64,
 }
 
 impl SignalConfig {
     pub fn ws_heartbeat_interval(&self) -> Duration {
         Duration::from_millis(self.ws_heartbeat_interval_ms.max(10))
+    }
+
+    pub fn command_retry_schedule(&self) -> securecam_storage::RetrySchedule {
+        let first = Duration::from_millis(self.command_retry_first_ms.max(10));
+        securecam_storage::RetrySchedule {
+            first,
+            max: Duration::from_millis(self.command_retry_max_ms).max(first),
+        }
+    }
+
+    pub fn command_sweep_interval(&self) -> Duration {
+        Duration::from_millis(self.command_sweep_interval_ms.max(10))
     }
 }
 
@@ -52,6 +70,9 @@ impl Default for SignalConfig {
             ws_heartbeat_interval_ms: 15_000,
             ws_queue_capacity: 256,
             argon2: Argon2Config::default(),
+            command_retry_first_ms: 2_000,
+            command_retry_max_ms: 30_000,
+            command_sweep_interval_ms: 500,
         }
     }
 }

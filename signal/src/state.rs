@@ -93,6 +93,11 @@ impl AppState {
         &self.inner.hub
     }
 
+    /// Tells whichever connection holds `device` that commands wait for it.
+    pub fn commands_pending(&self, device: uuid::Uuid) {
+        self.inner.hub.nudge(device);
+    }
+
     pub fn credentials(&self) -> &CredentialCache {
         &self.inner.credentials
     }

@@ -57,6 +57,11 @@ impl PostgresDatabase {
         Ok(PostgresDatabase { pool })
     }
 
+    /// A transaction that will write (the shared SQL calls this; SQLite needs more here).
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.pool.begin().await
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -68,6 +73,8 @@ impl PostgresDatabase {
 pub fn default_pool_size() -> u32 {
     std::thread::available_parallelism().map_or(4, |n| 2 * n.get() as u32)
 }
+
+securecam_storage::impl_command_store!(PostgresDatabase, PgConnection);
 
 fn after_id(page: &PageRequest) -> Option<Uuid> {
     page.after.map(|cursor| cursor.0)
@@ -507,6 +514,8 @@ impl Database for PostgresDatabase {
             .fetch_optional(&mut *tx)
             .await?;
         if let Some(link) = &revoked {
+            cancel_link_commands(&mut tx, link.camera_device_id, link.client_device_id, now())
+                .await?;
             write_audit(
                 &mut tx,
                 audit.or_target(link.owner_user_id, "device_link", link.id),

@@ -58,10 +58,19 @@ impl SqliteDatabase {
         Ok(SqliteDatabase { pool })
     }
 
+    /// A transaction that will write. `BEGIN IMMEDIATE` takes the write lock up front: a
+    /// deferred transaction that reads first can fail its later upgrade with SQLITE_BUSY when
+    /// another connection wrote in between, and the busy timeout does not help there.
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 }
+
+securecam_storage::impl_command_store!(SqliteDatabase, SqliteConnection);
 
 fn after_id(page: &PageRequest) -> Option<Uuid> {
     page.after.map(|cursor| cursor.0)
@@ -99,7 +108,7 @@ impl Database for SqliteDatabase {
             "INSERT INTO users (id, email, name, password_hash, email_verified, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 0, $5, $5) RETURNING {USER_COLUMNS}"
         );
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let created: User = sqlx::query_as(&sql)
             .bind(new_id())
             .bind(&user.email)
@@ -135,7 +144,7 @@ impl Database for SqliteDatabase {
         password_hash: &str,
         audit: NewAuditLog,
     ) -> StorageResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
             .bind(now())
@@ -165,7 +174,7 @@ impl Database for SqliteDatabase {
             "INSERT INTO session (id, token, user_id, expires_at, ip_address, user_agent, created_at, \
              updated_at, last_active_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING {SESSION_COLUMNS}"
         );
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let created: Session = sqlx::query_as(&sql)
             .bind(new_id())
             .bind(&session.token_hash)
@@ -228,7 +237,7 @@ impl Database for SqliteDatabase {
         id: Uuid,
         audit: NewAuditLog,
     ) -> StorageResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM session WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
@@ -283,7 +292,7 @@ impl Database for SqliteDatabase {
         audit: NewAuditLog,
     ) -> StorageResult<Verification> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // SQLite runs one write transaction at a time, which serialises replacements.
         sqlx::query("DELETE FROM verification WHERE identifier = $1")
             .bind(identifier)
@@ -335,7 +344,7 @@ impl Database for SqliteDatabase {
         audit: NewAuditLog,
     ) -> StorageResult<Device> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "INSERT INTO devices (id, user_id, name, role, platform, app_version, push_token, status, \
              is_camera, created_at, updated_at, push_provider) \
@@ -435,7 +444,7 @@ impl Database for SqliteDatabase {
             _ => return Ok(LinkOutcome::NotFound),
         }
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "INSERT INTO device_links (id, owner_user_id, camera_device_id, client_device_id, status, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, 'active', $5, $5) RETURNING {LINK_COLUMNS}"
@@ -484,7 +493,7 @@ impl Database for SqliteDatabase {
         id: Uuid,
         audit: NewAuditLog,
     ) -> StorageResult<Option<DeviceLink>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "UPDATE device_links SET status = 'revoked', updated_at = $1 WHERE id = $2 AND status = 'active' \
              AND (owner_user_id = $3 OR client_device_id IN (SELECT id FROM devices WHERE user_id = $3)) \
@@ -497,6 +506,8 @@ impl Database for SqliteDatabase {
             .fetch_optional(&mut *tx)
             .await?;
         if let Some(link) = &revoked {
+            cancel_link_commands(&mut tx, link.camera_device_id, link.client_device_id, now())
+                .await?;
             write_audit(
                 &mut tx,
                 audit.or_target(link.owner_user_id, "device_link", link.id),
@@ -526,7 +537,7 @@ impl Database for SqliteDatabase {
             Some(false) => return Ok(InviteOutcome::NotACamera),
             Some(true) => {}
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let invite: LinkInvite = sqlx::query_as(
             "INSERT INTO device_link_invites (id, owner_user_id, camera_device_id, code_hash, expires_at, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -557,7 +568,7 @@ impl Database for SqliteDatabase {
         now: DateTime<Utc>,
         audit: NewAuditLog,
     ) -> StorageResult<AcceptOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Read through an UPDATE: it takes the lock first, so an invite is accepted once.
         let invite: Option<LinkInvite> = sqlx::query_as(
             "UPDATE device_link_invites SET code_hash = code_hash WHERE code_hash = $1 \
@@ -656,7 +667,7 @@ impl Database for SqliteDatabase {
         now: DateTime<Utc>,
         audit: NewAuditLog,
     ) -> StorageResult<ClaimOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Reading through an UPDATE takes the write lock (SQLite) or the row lock
         // (PostgreSQL) first, so two claims of one code run one after the other.
         let sql = format!(
@@ -732,7 +743,7 @@ impl Database for SqliteDatabase {
         device_token_hash: &str,
         now: DateTime<Utc>,
     ) -> StorageResult<PollOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "UPDATE pairing_codes SET updated_at = $1 WHERE poll_token_hash = $2 RETURNING {PAIRING_COLUMNS}"
         );
@@ -853,7 +864,7 @@ impl Database for SqliteDatabase {
                updated_at = $11 \
              WHERE id = $1 AND user_id = $2 RETURNING {DEVICE_COLUMNS}"
         );
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated: Option<Device> = sqlx::query_as(&sql)
             .bind(id)
             .bind(owner)
@@ -882,7 +893,7 @@ impl Database for SqliteDatabase {
         audit: NewAuditLog,
     ) -> StorageResult<bool> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE stream_sessions SET status = 'ended', end_reason = 'device_deleted', ended_at = $1, \
              updated_at = $1 WHERE owner_user_id = $2 AND (camera_device_id = $3 OR requester_device_id = $3) \

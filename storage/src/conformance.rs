@@ -1,6 +1,8 @@
 //! The storage test suite, written once against the trait and run unchanged by every backend
 //! (`storage-sqlite/tests`, `storage-postgres/tests`). Each call gets a fresh, empty database.
 
+mod commands;
+
 use chrono::Duration;
 use serde_json::json;
 use uuid::Uuid;
@@ -24,6 +26,7 @@ pub async fn run_all(db: &dyn Database) {
     audit_is_atomic(db).await;
     presence_and_ws_tickets(db).await;
     pairing(db).await;
+    commands::commands(db).await;
 }
 
 async fn new_user(db: &dyn Database, email: &str) -> Uuid {

@@ -4,15 +4,19 @@
 //! the trait with its own SQL and migrations; everything above storage talks to
 //! `Arc<dyn Database>` and never knows which one it has.
 
+mod command_store;
 mod database;
 mod error;
 pub mod models;
 mod page;
+#[doc(hidden)]
+pub mod shared_sql;
 mod text_enum;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use command_store::CommandStore;
 pub use database::Database;
 pub use error::{StorageError, StorageResult};
 pub use models::*;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod commands;
 pub mod devices;
 pub mod links;
 pub mod ops;
@@ -38,6 +39,7 @@ use crate::state::AppState;
         (name = "signalling", description = "The device WebSocket"),
         (name = "links", description = "Devices allowed to watch a camera"),
         (name = "pairing", description = "Pairing a phone as a camera by code"),
+        (name = "commands", description = "Durable commands to devices"),
     )
 )]
 struct ApiDoc;
@@ -87,6 +89,9 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
         .routes(routes!(pairing::start))
         .routes(routes!(pairing::claim))
         .routes(routes!(pairing::poll))
+        .routes(routes!(commands::create, commands::list))
+        .routes(routes!(commands::get))
+        .routes(routes!(commands::cancel))
         .routes(routes!(ws::connect))
         .routes(routes!(ws::create_ticket))
         .with_state(state)

@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt};
-use securecam_storage::{now, Device, DeviceStatus};
+use securecam_storage::{now, AckOutcome, CommandAck, CommandStatus, Device, DeviceStatus};
+use serde_json::Value;
 
 use super::flood::FloodGuard;
 use super::hub::close;
 use super::protocol::{self, ClientMessage, ServerMessage};
+use crate::commands::{delivery, service};
 use crate::state::AppState;
 
 /// Frames over this many bytes close the connection with 1009.
@@ -37,13 +39,28 @@ pub async fn run(socket: WebSocket, state: AppState, device: Device) {
         finish(&state, &device, registration.connection).await;
         return;
     }
+    // Everything still pending, oldest first, before anything else happens on this socket.
+    let mut after_connect = true;
 
     let mut flood = FloodGuard::new(FLOOD_BURST, FLOOD_PER_SECOND, Instant::now());
     let mut last_heard = Instant::now();
     let mut ticker = tokio::time::interval(heartbeat);
     ticker.tick().await;
     let close_with = loop {
+        if after_connect {
+            // Deliver the backlog; later rounds only what the hub's wake-ups or the retry
+            // sweeper say is due.
+            if deliver(&state, &device, true, &mut sink).await.is_err() {
+                break None;
+            }
+            after_connect = false;
+        }
         tokio::select! {
+            _ = registration.wake.notified() => {
+                if deliver(&state, &device, false, &mut sink).await.is_err() {
+                    break None;
+                }
+            }
             incoming = stream.next() => {
                 let Some(Ok(message)) = incoming else { break None };
                 last_heard = Instant::now();
@@ -55,9 +72,10 @@ pub async fn run(socket: WebSocket, state: AppState, device: Device) {
                         if !flood.allow(last_heard) {
                             break Some((close::POLICY, "too many messages"));
                         }
-                        let reply = handle(body.as_str());
-                        if sink.send(text(reply.to_json())).await.is_err() {
-                            break None;
+                        if let Some(reply) = handle(&state, &device, body.as_str()).await {
+                            if sink.send(text(reply.to_json())).await.is_err() {
+                                break None;
+                            }
                         }
                     }
                     Message::Binary(body) => {
@@ -133,10 +151,137 @@ fn text(frame: String) -> Message {
     Message::Text(frame.into())
 }
 
-fn handle(body: &str) -> ServerMessage {
+/// Claims the device's commands and writes them to the socket, oldest first, in batches.
+async fn deliver<S>(
+    state: &AppState,
+    device: &Device,
+    after_connect: bool,
+    sink: &mut S,
+) -> Result<(), ()>
+where
+    S: futures::Sink<Message> + Unpin,
+{
+    let mut everything = after_connect;
+    loop {
+        let batch = delivery::claim(state, device.id, everything).await;
+        let full = batch.len() as u32 == delivery::CLAIM_BATCH;
+        for command in batch {
+            let frame = ServerMessage::Command { command };
+            sink.send(text(frame.to_json())).await.map_err(|_| ())?;
+        }
+        if !full {
+            return Ok(());
+        }
+        // The rest of a long backlog is due now (queued commands are due when created).
+        everything = false;
+    }
+}
+
+/// Answers one text frame; `None` when it needs no answer.
+async fn handle(state: &AppState, device: &Device, body: &str) -> Option<ServerMessage> {
     match protocol::parse(body) {
-        Ok(ClientMessage::Ping { reference }) => ServerMessage::Pong { reference },
-        Err(bad) => bad.into_message(),
+        Ok(ClientMessage::Ping { reference }) => Some(ServerMessage::Pong { reference }),
+        Ok(ClientMessage::CommandAck {
+            reference,
+            command_id,
+            status,
+            error,
+            result,
+        }) => acknowledge(state, device, reference, command_id, status, error, result).await,
+        Ok(ClientMessage::CommandSend {
+            reference,
+            target_device_id,
+            command_type,
+            payload,
+            ttl_seconds,
+            idempotency_key,
+        }) => {
+            let sender = service::Sender {
+                user_id: device.user_id,
+                device_id: Some(device.id),
+                ip: None,
+            };
+            let request = service::SendRequest {
+                target_device_id,
+                command_type,
+                payload,
+                ttl_seconds,
+                idempotency_key,
+            };
+            Some(match service::send(state, sender, request).await {
+                Ok(sent) => ServerMessage::CommandAccepted {
+                    reference,
+                    command: sent.command,
+                },
+                Err(err) => {
+                    if let service::SendError::Storage(cause) = &err {
+                        tracing::error!(device_id = %device.id, error = %cause, "command.send failed");
+                    }
+                    let (_, code, message) = err.describe();
+                    ServerMessage::Error {
+                        code,
+                        message,
+                        reference,
+                    }
+                }
+            })
+        }
+        Err(bad) => Some(bad.into_message()),
+    }
+}
+
+async fn acknowledge(
+    state: &AppState,
+    device: &Device,
+    reference: Option<Value>,
+    command_id: uuid::Uuid,
+    status: CommandStatus,
+    error: Option<String>,
+    result: Option<Value>,
+) -> Option<ServerMessage> {
+    let error_frame = |code: &'static str, message: &str| {
+        Some(ServerMessage::Error {
+            code,
+            message: message.to_string(),
+            reference: reference.clone(),
+        })
+    };
+    if !matches!(status, CommandStatus::Acknowledged | CommandStatus::Failed) {
+        return error_frame(
+            "invalid_message",
+            "status must be \"acknowledged\" or \"failed\"",
+        );
+    }
+    let ack = CommandAck {
+        status,
+        error,
+        result,
+    };
+    match state
+        .db()
+        .acknowledge_command(device.id, command_id, ack, now())
+        .await
+    {
+        Ok(AckOutcome::Recorded(command)) => {
+            service::announce_update(state, &command);
+            None
+        }
+        // A repeated ack (the retry crossed the first one) changes nothing and needs no answer.
+        Ok(AckOutcome::AlreadyFinished(command)) if command.status == status => None,
+        Ok(AckOutcome::AlreadyFinished(command)) => error_frame(
+            "command_finished",
+            &format!("command is already {}", command.status),
+        ),
+        Ok(AckOutcome::NotFound) => {
+            error_frame("command_not_found", "no such command for this device")
+        }
+        Err(err) => {
+            tracing::error!(device_id = %device.id, error = %err, "could not record command ack");
+            error_frame(
+                "internal_error",
+                "the acknowledgement could not be stored; send it again",
+            )
+        }
     }
 }
 

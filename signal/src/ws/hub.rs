@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
 use super::protocol::ServerMessage;
@@ -31,6 +31,9 @@ struct Entry {
     owner_id: Uuid,
     outbound: mpsc::Sender<String>,
     close: watch::Sender<CloseRequest>,
+    /// Wakes the connection to fetch its commands from the database; repeated nudges before
+    /// it looks coalesce into one.
+    wake: Arc<Notify>,
 }
 
 impl Entry {
@@ -56,6 +59,7 @@ pub struct Registration {
     pub connection: u64,
     pub outbound: mpsc::Receiver<String>,
     pub close: watch::Receiver<CloseRequest>,
+    pub wake: Arc<Notify>,
 }
 
 pub struct Hub {
@@ -79,11 +83,13 @@ impl Hub {
         let (outbound_tx, outbound) = mpsc::channel(self.queue_capacity);
         let (close_tx, close) = watch::channel(None);
         let connection = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        let wake = Arc::new(Notify::new());
         let entry = Entry {
             connection,
             owner_id,
             outbound: outbound_tx,
             close: close_tx,
+            wake: wake.clone(),
         };
         let replaced = self.lock().insert(device_id, entry);
         if let Some(old) = replaced {
@@ -93,6 +99,7 @@ impl Hub {
             connection,
             outbound,
             close,
+            wake,
         }
     }
 
@@ -113,6 +120,14 @@ impl Hub {
 
     pub fn is_online(&self, device_id: Uuid) -> bool {
         self.lock().contains_key(&device_id)
+    }
+
+    /// Tells the device's connection, if it is here, that commands wait for it.
+    pub fn nudge(&self, device_id: Uuid) -> bool {
+        self.lock()
+            .get(&device_id)
+            .map(|e| e.wake.notify_one())
+            .is_some()
     }
 
     pub fn online_count(&self) -> usize {

@@ -2,7 +2,7 @@
 //! `{"type": "...", ...}`; a frame that expects an answer carries `ref`, echoed back.
 
 use chrono::{DateTime, Utc};
-use securecam_storage::{Device, DeviceStatus};
+use securecam_storage::{Command, CommandStatus, Device, DeviceStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -16,11 +16,34 @@ pub enum ClientMessage {
         #[serde(rename = "ref")]
         reference: Option<Value>,
     },
+    /// The device's answer to a `command`.
+    #[serde(rename = "command.ack")]
+    CommandAck {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        command_id: Uuid,
+        /// `acknowledged` or `failed`.
+        status: CommandStatus,
+        error: Option<String>,
+        result: Option<Value>,
+    },
+    /// A command to another device; answered with `command.accepted`.
+    #[serde(rename = "command.send")]
+    CommandSend {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        target_device_id: Uuid,
+        command_type: String,
+        payload: Option<Value>,
+        ttl_seconds: Option<u64>,
+        /// A resent `command.send` with the same key answers with the first command.
+        idempotency_key: Option<String>,
+    },
 }
 
 impl ClientMessage {
     /// Every type this server understands; anything else is `unknown_type`.
-    pub const TYPES: &'static [&'static str] = &["ping"];
+    pub const TYPES: &'static [&'static str] = &["ping", "command.ack", "command.send"];
 }
 
 /// Server → device.
@@ -43,6 +66,18 @@ pub enum ServerMessage {
         device_id: Uuid,
         status: DeviceStatus,
     },
+    /// A command for this device; answer with `command.ack`.
+    #[serde(rename = "command")]
+    Command { command: Command },
+    #[serde(rename = "command.accepted")]
+    CommandAccepted {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+        command: Command,
+    },
+    /// What became of a command this device sent (acknowledged, failed, expired, cancelled).
+    #[serde(rename = "command.updated")]
+    CommandUpdated { command: Command },
     #[serde(rename = "error")]
     Error {
         code: &'static str,

@@ -2,6 +2,7 @@
 //! where the API shows them, what it serialises.
 
 mod audit;
+mod command;
 mod device;
 mod link;
 mod pairing;
@@ -9,6 +10,7 @@ mod session;
 mod user;
 
 pub use audit::*;
+pub use command::*;
 pub use device::*;
 pub use link::*;
 pub use pairing::*;

@@ -1,0 +1,80 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{
+    AckOutcome, CancelOutcome, Command, CommandAck, CommandOutcome, CommandStatus, CommandViewer,
+    NewAuditLog, NewCommand, Page, PageRequest, RetrySchedule, StorageResult,
+};
+
+/// Durable commands to devices (table `commands`). Both backends share one implementation,
+/// [`crate::impl_command_store!`]: the SQL is portable, so it is written once.
+#[async_trait]
+pub trait CommandStore: Send + Sync {
+    /// Stores a `queued` command, in one transaction with `audit` and, when the target is
+    /// offline and has a push token, a data-only wake-up push (`notification_deliveries`,
+    /// type `command_wakeup`, at most one pending per device). Checks in the same transaction
+    /// that the sender may command the target: the target's owner, or a device of the sender
+    /// with an active link to it.
+    async fn create_command(
+        &self,
+        command: NewCommand,
+        now: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<CommandOutcome>;
+
+    /// A command the viewer may see: a user sees what they own or sent, a device what was
+    /// addressed to it or sent by it.
+    async fn get_command(&self, viewer: CommandViewer, id: Uuid) -> StorageResult<Option<Command>>;
+
+    /// Commands to `device` the viewer may see, newest first; `None` when the viewer cannot
+    /// see the device at all (not theirs and not linked to one of theirs).
+    async fn list_device_commands(
+        &self,
+        viewer: CommandViewer,
+        device: Uuid,
+        status: Option<CommandStatus>,
+        page: PageRequest,
+    ) -> StorageResult<Option<Page<Command>>>;
+
+    /// Takes up to `limit` pending, unexpired commands of `device` for delivery, oldest first,
+    /// and marks them `dispatched` with their next attempt per `schedule`. Only those due
+    /// (`next_attempt_at <= now`) unless `everything_pending` (a device that just connected
+    /// gets all of them at once).
+    async fn claim_commands(
+        &self,
+        device: Uuid,
+        now: DateTime<Utc>,
+        schedule: RetrySchedule,
+        everything_pending: bool,
+        limit: u32,
+    ) -> StorageResult<Vec<Command>>;
+
+    /// Records a device's answer to a command addressed to it.
+    async fn acknowledge_command(
+        &self,
+        device: Uuid,
+        id: Uuid,
+        ack: CommandAck,
+        now: DateTime<Utc>,
+    ) -> StorageResult<AckOutcome>;
+
+    /// Cancels a pending command: by a user who owns or sent it, or by the device that sent it.
+    async fn cancel_command(
+        &self,
+        viewer: CommandViewer,
+        id: Uuid,
+        now: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<CancelOutcome>;
+
+    /// Marks pending commands whose time ran out as `expired` and returns them.
+    async fn expire_commands(&self, now: DateTime<Utc>, limit: u32) -> StorageResult<Vec<Command>>;
+
+    /// Online devices with commands due for (re)delivery.
+    async fn devices_with_due_commands(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StorageResult<Vec<Uuid>>;
+}

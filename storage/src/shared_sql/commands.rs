@@ -1,0 +1,380 @@
+//! The SQL of [`crate::CommandStore`], written once for both backends.
+//!
+//! Everything here is portable between SQLite and PostgreSQL (`$n` parameters, `RETURNING`,
+//! `ON CONFLICT ... DO NOTHING`, subqueries in `UPDATE`), so each backend expands
+//! [`crate::impl_command_store!`] instead of keeping its own copy. The expanding crate
+//! provides `write_audit(&mut conn, NewAuditLog)` and `self.begin_write()` (a transaction
+//! that may write: `BEGIN IMMEDIATE` on SQLite, so a read-then-write transaction never fails
+//! its upgrade under concurrency).
+
+/// The columns a [`crate::Command`] decodes from.
+pub const COMMAND_COLUMNS: &str =
+    "id, owner_user_id, source_device_id, target_device_id, command_type, \
+     payload, status, retry_count, last_dispatched_at, acknowledged_at, error, result, expires_at, \
+     created_at, updated_at, source_user_id";
+
+/// Commands a viewer may see; `$u` is the viewing user, `$d` the viewing device (one is NULL).
+pub fn visible_to(user: &str, device: &str) -> String {
+    format!(
+        "(({user} IS NOT NULL AND (owner_user_id = {user} OR source_user_id = {user})) \
+         OR ({device} IS NOT NULL AND (target_device_id = {device} OR source_device_id = {device})))"
+    )
+}
+
+/// Commands a viewer may cancel: a user what they own or sent, a device only what it sent.
+pub fn may_cancel(user: &str, device: &str) -> String {
+    format!(
+        "(({user} IS NOT NULL AND (owner_user_id = {user} OR source_user_id = {user})) \
+         OR ({device} IS NOT NULL AND source_device_id = {device}))"
+    )
+}
+
+/// Who may command a device: its owner, or a device of the sender with an active link to it.
+/// Parameters: `$1` target, `$2` sender device (may be NULL), `$3` sender user. Returns the
+/// target's owner.
+pub const COMMAND_TARGET_SQL: &str = "SELECT d.user_id FROM devices d WHERE d.id = $1 \
+     AND ($2 IS NULL OR EXISTS (SELECT 1 FROM devices s WHERE s.id = $2 AND s.user_id = $3)) \
+     AND (d.user_id = $3 OR ($2 IS NOT NULL AND EXISTS (SELECT 1 FROM device_links l \
+          WHERE l.camera_device_id = d.id AND l.client_device_id = $2 AND l.status = 'active')))";
+
+/// Whether a user may see a device's commands at all: theirs, or linked to one of theirs.
+pub const DEVICE_VISIBLE_SQL: &str = "SELECT 1 FROM devices d WHERE d.id = $1 AND (d.user_id = $2 \
+     OR EXISTS (SELECT 1 FROM device_links l JOIN devices c ON c.id = l.client_device_id \
+                WHERE l.camera_device_id = d.id AND l.status = 'active' AND c.user_id = $2))";
+
+/// One data-only wake-up push per offline device with a push token, unless one is pending.
+/// Parameters: `$1` delivery id, `$2` device, `$3` payload, `$4` now, `$5` command.
+pub const WAKE_UP_SQL: &str = "INSERT INTO notification_deliveries (id, owner_user_id, \
+     recipient_device_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at, \
+     command_id) \
+     SELECT $1, d.user_id, d.id, 'command_wakeup', $3, 'pending', 0, $4, $4, $4, $5 FROM devices d \
+     WHERE d.id = $2 AND d.status = 'offline' AND d.push_token IS NOT NULL \
+     AND NOT EXISTS (SELECT 1 FROM notification_deliveries n WHERE n.recipient_device_id = d.id \
+                     AND n.type = 'command_wakeup' AND n.status IN ('pending', 'sending'))";
+
+/// Implements [`crate::CommandStore`] for a backend type with a `pool` field, given its
+/// connection type. See the module documentation for what the expanding crate provides.
+#[macro_export]
+macro_rules! impl_command_store {
+    ($db:ty, $conn:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::CommandStore for $db {
+            async fn create_command(
+                &self,
+                command: $crate::NewCommand,
+                now: chrono::DateTime<chrono::Utc>,
+                audit: $crate::NewAuditLog,
+            ) -> $crate::StorageResult<$crate::CommandOutcome> {
+                use $crate::shared_sql::commands::*;
+                let mut tx = self.begin_write().await?;
+                let owner: Option<uuid::Uuid> = sqlx::query_scalar(COMMAND_TARGET_SQL)
+                    .bind(command.target_device_id)
+                    .bind(command.sender_device_id)
+                    .bind(command.sender_user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(owner) = owner else {
+                    return Ok($crate::CommandOutcome::NotFound);
+                };
+                let existing_sql = format!(
+                    "SELECT {COMMAND_COLUMNS} FROM commands WHERE source_user_id = $1 \
+                     AND target_device_id = $2 AND idempotency_key = $3"
+                );
+                if let Some(key) = &command.idempotency_key {
+                    let existing: Option<$crate::Command> = sqlx::query_as(&existing_sql)
+                        .bind(command.sender_user_id)
+                        .bind(command.target_device_id)
+                        .bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(existing) = existing {
+                        return Ok($crate::CommandOutcome::Replayed(existing));
+                    }
+                }
+                let insert = format!(
+                    "INSERT INTO commands (id, owner_user_id, source_device_id, target_device_id, \
+                     command_type, payload, status, retry_count, created_at, updated_at, expires_at, \
+                     next_attempt_at, source_user_id, idempotency_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7, $8, $7, $9, $10) \
+                     ON CONFLICT (source_user_id, target_device_id, idempotency_key) \
+                     WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING {COMMAND_COLUMNS}"
+                );
+                let created: Option<$crate::Command> = sqlx::query_as(&insert)
+                    .bind($crate::new_id())
+                    .bind(owner)
+                    .bind(command.sender_device_id)
+                    .bind(command.target_device_id)
+                    .bind(&command.command_type)
+                    .bind(sqlx::types::Json(&command.payload))
+                    .bind(now)
+                    .bind(command.expires_at)
+                    .bind(command.sender_user_id)
+                    .bind(&command.idempotency_key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(created) = created else {
+                    // A concurrent request with the same key committed first.
+                    drop(tx);
+                    let existing: $crate::Command = sqlx::query_as(&existing_sql)
+                        .bind(command.sender_user_id)
+                        .bind(command.target_device_id)
+                        .bind(&command.idempotency_key)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    return Ok($crate::CommandOutcome::Replayed(existing));
+                };
+                let wake_up = serde_json::json!({
+                    "kind": "command",
+                    "command_id": created.id,
+                    "command_type": created.command_type,
+                });
+                let woken = sqlx::query(WAKE_UP_SQL)
+                    .bind($crate::new_id())
+                    .bind(created.target_device_id)
+                    .bind(sqlx::types::Json(&wake_up))
+                    .bind(now)
+                    .bind(created.id)
+                    .execute(&mut *tx)
+                    .await?;
+                write_audit(&mut tx, audit.or_target(owner, "command", created.id)).await?;
+                tx.commit().await?;
+                Ok($crate::CommandOutcome::Created {
+                    command: created,
+                    wake_up_queued: woken.rows_affected() > 0,
+                })
+            }
+
+            async fn get_command(
+                &self,
+                viewer: $crate::CommandViewer,
+                id: uuid::Uuid,
+            ) -> $crate::StorageResult<Option<$crate::Command>> {
+                use $crate::shared_sql::commands::*;
+                let (user, device) = viewer.split();
+                let sql = format!(
+                    "SELECT {COMMAND_COLUMNS} FROM commands WHERE id = $1 AND {}",
+                    visible_to("$2", "$3")
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(user)
+                    .bind(device)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_device_commands(
+                &self,
+                viewer: $crate::CommandViewer,
+                device: uuid::Uuid,
+                status: Option<$crate::CommandStatus>,
+                page: $crate::PageRequest,
+            ) -> $crate::StorageResult<Option<$crate::Page<$crate::Command>>> {
+                use $crate::shared_sql::commands::*;
+                let visible: Option<i32> = sqlx::query_scalar(DEVICE_VISIBLE_SQL)
+                    .bind(device)
+                    .bind(viewer.user_id())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if visible.is_none() {
+                    return Ok(None);
+                }
+                let (user, viewing_device) = viewer.split();
+                let sql = format!(
+                    "SELECT {COMMAND_COLUMNS} FROM commands WHERE target_device_id = $1 AND {} \
+                     AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR id < $5) \
+                     ORDER BY id DESC LIMIT $6",
+                    visible_to("$2", "$3")
+                );
+                let rows: Vec<$crate::Command> = sqlx::query_as(&sql)
+                    .bind(device)
+                    .bind(user)
+                    .bind(viewing_device)
+                    .bind(status.map(|s| s.as_str()))
+                    .bind(page.after.map(|cursor| cursor.0))
+                    .bind(page.fetch_limit())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(Some($crate::Page::from_rows(rows, page, |c| c.id)))
+            }
+
+            async fn claim_commands(
+                &self,
+                device: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+                schedule: $crate::RetrySchedule,
+                everything_pending: bool,
+                limit: u32,
+            ) -> $crate::StorageResult<Vec<$crate::Command>> {
+                use $crate::shared_sql::commands::*;
+                // The retry count after this dispatch decides when the next one is due; the
+                // candidate conditions are repeated outside the subquery so that PostgreSQL
+                // re-checks them on a row another node claimed meanwhile.
+                let sql = format!(
+                    "UPDATE commands SET \
+                       retry_count = CASE WHEN status = 'dispatched' THEN retry_count + 1 ELSE retry_count END, \
+                       next_attempt_at = CASE (CASE WHEN status = 'dispatched' THEN retry_count + 1 ELSE retry_count END) \
+                         WHEN 0 THEN $3 WHEN 1 THEN $4 WHEN 2 THEN $5 WHEN 3 THEN $6 WHEN 4 THEN $7 ELSE $8 END, \
+                       status = 'dispatched', last_dispatched_at = $2, updated_at = $2 \
+                     WHERE id IN (SELECT id FROM commands WHERE target_device_id = $1 \
+                         AND status IN ('queued', 'dispatched') AND expires_at > $2 \
+                         AND ($9 OR next_attempt_at <= $2) ORDER BY created_at, id LIMIT $10) \
+                       AND status IN ('queued', 'dispatched') AND ($9 OR next_attempt_at <= $2) \
+                     RETURNING {COMMAND_COLUMNS}"
+                );
+                let due = schedule.due_times(now);
+                let mut query = sqlx::query_as::<_, $crate::Command>(&sql).bind(device).bind(now);
+                for at in due {
+                    query = query.bind(at);
+                }
+                let mut claimed = query
+                    .bind(everything_pending)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                claimed.sort_by_key(|c| (c.created_at, c.id));
+                Ok(claimed)
+            }
+
+            async fn acknowledge_command(
+                &self,
+                device: uuid::Uuid,
+                id: uuid::Uuid,
+                ack: $crate::CommandAck,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<$crate::AckOutcome> {
+                use $crate::shared_sql::commands::*;
+                let sql = format!(
+                    "UPDATE commands SET status = $1, error = $2, result = $3, acknowledged_at = $4, \
+                     updated_at = $4, next_attempt_at = NULL \
+                     WHERE id = $5 AND target_device_id = $6 AND status IN ('queued', 'dispatched') \
+                     RETURNING {COMMAND_COLUMNS}"
+                );
+                let recorded: Option<$crate::Command> = sqlx::query_as(&sql)
+                    .bind(ack.status.as_str())
+                    .bind(&ack.error)
+                    .bind(ack.result.as_ref().map(sqlx::types::Json))
+                    .bind(now)
+                    .bind(id)
+                    .bind(device)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if let Some(command) = recorded {
+                    return Ok($crate::AckOutcome::Recorded(command));
+                }
+                let sql = format!(
+                    "SELECT {COMMAND_COLUMNS} FROM commands WHERE id = $1 AND target_device_id = $2"
+                );
+                let found: Option<$crate::Command> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(device)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(found.map_or($crate::AckOutcome::NotFound, $crate::AckOutcome::AlreadyFinished))
+            }
+
+            async fn cancel_command(
+                &self,
+                viewer: $crate::CommandViewer,
+                id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+                audit: $crate::NewAuditLog,
+            ) -> $crate::StorageResult<$crate::CancelOutcome> {
+                use $crate::shared_sql::commands::*;
+                let (user, device) = viewer.split();
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "UPDATE commands SET status = 'cancelled', updated_at = $1, next_attempt_at = NULL \
+                     WHERE id = $2 AND status IN ('queued', 'dispatched') AND {} \
+                     RETURNING {COMMAND_COLUMNS}",
+                    may_cancel("$3", "$4")
+                );
+                let cancelled: Option<$crate::Command> = sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind(id)
+                    .bind(user)
+                    .bind(device)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(command) = cancelled {
+                    write_audit(
+                        &mut tx,
+                        audit.or_target(command.owner_user_id, "command", command.id),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    return Ok($crate::CancelOutcome::Cancelled(command));
+                }
+                let sql = format!(
+                    "SELECT {COMMAND_COLUMNS} FROM commands WHERE id = $1 AND {}",
+                    may_cancel("$2", "$3")
+                );
+                let found: Option<$crate::Command> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(user)
+                    .bind(device)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                Ok(found.map_or($crate::CancelOutcome::NotFound, $crate::CancelOutcome::AlreadyFinished))
+            }
+
+            async fn expire_commands(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::StorageResult<Vec<$crate::Command>> {
+                use $crate::shared_sql::commands::*;
+                let sql = format!(
+                    "UPDATE commands SET status = 'expired', updated_at = $1, next_attempt_at = NULL \
+                     WHERE id IN (SELECT id FROM commands WHERE status IN ('queued', 'dispatched') \
+                                  AND expires_at <= $1 ORDER BY expires_at LIMIT $2) \
+                       AND status IN ('queued', 'dispatched') RETURNING {COMMAND_COLUMNS}"
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn devices_with_due_commands(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::StorageResult<Vec<uuid::Uuid>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT DISTINCT c.target_device_id FROM commands c \
+                     JOIN devices d ON d.id = c.target_device_id \
+                     WHERE c.status IN ('queued', 'dispatched') AND c.next_attempt_at <= $1 \
+                       AND c.expires_at > $1 AND d.status = 'online' LIMIT $2",
+                )
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+
+        /// Cancels what a client device sent to a camera whose owner is someone else, when
+        /// the link that allowed it is revoked: revoking stops its commands.
+        async fn cancel_link_commands(
+            conn: &mut $conn,
+            camera: uuid::Uuid,
+            client: uuid::Uuid,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::StorageResult<u64> {
+            let done = sqlx::query(
+                "UPDATE commands SET status = 'cancelled', error = 'link revoked', updated_at = $1, \
+                 next_attempt_at = NULL WHERE target_device_id = $2 AND source_device_id = $3 \
+                 AND status IN ('queued', 'dispatched') \
+                 AND owner_user_id <> (SELECT user_id FROM devices WHERE id = $3)",
+            )
+            .bind(now)
+            .bind(camera)
+            .bind(client)
+            .execute(conn)
+            .await?;
+            Ok(done.rows_affected())
+        }
+    };
+}

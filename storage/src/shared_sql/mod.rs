@@ -1,0 +1,4 @@
+//! SQL both backends share, expanded into each backend by macros: written once, compiled
+//! against each database's own pool and connection types.
+
+pub mod commands;
