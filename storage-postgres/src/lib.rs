@@ -74,7 +74,7 @@ pub fn default_pool_size() -> u32 {
     std::thread::available_parallelism().map_or(4, |n| 2 * n.get() as u32)
 }
 
-securecam_storage::impl_command_store!(PostgresDatabase, PgConnection);
+securecam_storage::impl_shared_stores!(PostgresDatabase, PgConnection);
 
 fn after_id(page: &PageRequest) -> Option<Uuid> {
     page.after.map(|cursor| cursor.0)

@@ -70,7 +70,7 @@ impl SqliteDatabase {
     }
 }
 
-securecam_storage::impl_command_store!(SqliteDatabase, SqliteConnection);
+securecam_storage::impl_shared_stores!(SqliteDatabase, SqliteConnection);
 
 fn after_id(page: &PageRequest) -> Option<Uuid> {
     page.after.map(|cursor| cursor.0)

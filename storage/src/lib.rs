@@ -4,23 +4,23 @@
 //! the trait with its own SQL and migrations; everything above storage talks to
 //! `Arc<dyn Database>` and never knows which one it has.
 
-mod command_store;
 mod database;
 mod error;
 pub mod models;
 mod page;
 #[doc(hidden)]
 pub mod shared_sql;
+mod stores;
 mod text_enum;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use command_store::CommandStore;
 pub use database::Database;
 pub use error::{StorageError, StorageResult};
 pub use models::*;
 pub use page::{Cursor, Page, PageRequest};
+pub use stores::{CommandStore, DeliveryStore};
 
 /// A new time-ordered id. Every row id is a UUIDv7, so ordering by id is ordering by creation
 /// time, which is what keyset pagination relies on.

@@ -53,6 +53,7 @@ pub struct TestApp {
     pub db: Arc<dyn Database>,
     pub mailer: MemoryMailer,
     pub backend: Backend,
+    settings: Settings,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _data_dir: tempfile::TempDir,
@@ -82,6 +83,33 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     };
     configure(&mut settings);
     let mailer = MemoryMailer::default();
+    let running = start(settings.clone(), &mailer).await;
+    TestApp {
+        address: running.address,
+        base_url: format!("http://{}", running.address),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        db: running.db,
+        mailer,
+        backend,
+        settings,
+        stop: Some(running.stop),
+        server: Some(running.server),
+        _data_dir: data_dir,
+        _store: store,
+    }
+}
+
+struct Running {
+    address: SocketAddr,
+    db: Arc<dyn Database>,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(settings: Settings, mailer: &MemoryMailer) -> Running {
     let app =
         Application::build_with_mailer(settings, Component::ALL.to_vec(), Arc::new(mailer.clone()))
             .await
@@ -92,20 +120,33 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
-    TestApp {
+    Running {
         address,
-        base_url: format!("http://{address}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
         db,
-        mailer,
-        backend,
-        stop: Some(stop),
-        server: Some(server),
-        _data_dir: data_dir,
-        _store: store,
+        stop,
+        server,
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and starts a new one on the same database and data
+    /// directory (on a new port), as an operator's restart would.
+    pub async fn restart(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+        let running = start(self.settings.clone(), &self.mailer).await;
+        self.address = running.address;
+        self.base_url = format!("http://{}", running.address);
+        self.db = running.db;
+        self.stop = Some(running.stop);
+        self.server = Some(running.server);
     }
 }
 
@@ -340,4 +381,25 @@ pub async fn ws_send(ws: &mut WsClient, text: &str) {
     ws.send(tokio_tungstenite::tungstenite::Message::text(text))
         .await
         .expect("frame sent");
+}
+
+/// The next JSON frame of type `kind`, skipping others (presence, say), within 5 s.
+pub async fn ws_next_of_type(ws: &mut WsClient, kind: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws_next_json(ws))
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} frame within 5 s"));
+        if frame["type"] == kind {
+            return frame;
+        }
+    }
+}
+
+/// Asserts that no frame of type `kind` arrives within `wait` (other frames are skipped).
+pub async fn ws_expect_none_of_type(ws: &mut WsClient, kind: &str, wait: Duration) {
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(frame) = tokio::time::timeout_at(deadline, ws_next_json(ws)).await {
+        assert_ne!(frame["type"], kind, "unexpected frame {frame}");
+    }
 }

@@ -42,6 +42,19 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
+    let alice_command = expect_json(
+        app.post(
+            &format!("/api/v1/devices/{}/commands", alice_camera.id),
+            Some(&alice.token),
+            &json!({"command_type": "ping"}),
+        )
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await["command"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let unknown = uuid::Uuid::now_v7().to_string();
 
     // Every endpoint with an id in its path, taken from the served OpenAPI document so that
@@ -54,6 +67,8 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
             alice_session.clone()
         } else if path.starts_with("/api/v1/device-links/{id}") {
             alice_link.clone()
+        } else if path.starts_with("/api/v1/commands/{id}") {
+            alice_command.clone()
         } else {
             panic!("{path}: which of Alice's resources does its id name? Add it to this test.")
         }
@@ -65,8 +80,14 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
         }
         for method in operations.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
-            let body = match method {
-                Method::PATCH | Method::PUT | Method::POST => Some(json!({"name": "pwned"})),
+            // A body the endpoint would accept, so that only the id can make it fail.
+            let body = match (&method, template.as_str()) {
+                (&Method::POST, "/api/v1/devices/{id}/commands") => {
+                    Some(json!({"command_type": "play_siren", "payload": {"seconds": 60}}))
+                }
+                (&Method::PATCH | &Method::PUT | &Method::POST, _) => {
+                    Some(json!({"name": "pwned"}))
+                }
                 _ => None,
             };
             // Endpoints that take user tokens only refuse device tokens (403) before

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod commands;
 pub mod devices;
 pub mod links;
+pub mod notifications;
 pub mod ops;
 pub mod pairing;
 pub mod ws;
@@ -40,6 +41,7 @@ use crate::state::AppState;
         (name = "links", description = "Devices allowed to watch a camera"),
         (name = "pairing", description = "Pairing a phone as a camera by code"),
         (name = "commands", description = "Durable commands to devices"),
+        (name = "notifications", description = "Push and webhook deliveries"),
     )
 )]
 struct ApiDoc;
@@ -92,6 +94,7 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
         .routes(routes!(commands::create, commands::list))
         .routes(routes!(commands::get))
         .routes(routes!(commands::cancel))
+        .routes(routes!(notifications::list_deliveries))
         .routes(routes!(ws::connect))
         .routes(routes!(ws::create_ticket))
         .with_state(state)

@@ -3,6 +3,7 @@
 
 mod audit;
 mod command;
+mod delivery;
 mod device;
 mod link;
 mod pairing;
@@ -11,6 +12,7 @@ mod user;
 
 pub use audit::*;
 pub use command::*;
+pub use delivery::*;
 pub use device::*;
 pub use link::*;
 pub use pairing::*;

@@ -2,3 +2,4 @@
 //! against each database's own pool and connection types.
 
 pub mod commands;
+pub mod deliveries;

@@ -1,3 +1,5 @@
+//! Stores whose SQL both backends share (see `shared_sql`); [`crate::Database`] has them all.
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -77,4 +79,17 @@ pub trait CommandStore: Send + Sync {
         now: DateTime<Utc>,
         limit: u32,
     ) -> StorageResult<Vec<Uuid>>;
+}
+
+/// Push and webhook delivery jobs (table `notification_deliveries`) as their owner sees them;
+/// the notifier works the queue.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// The owner's deliveries, newest first.
+    async fn list_notification_deliveries(
+        &self,
+        owner: Uuid,
+        status: Option<crate::DeliveryStatus>,
+        page: PageRequest,
+    ) -> StorageResult<Page<crate::NotificationDelivery>>;
 }
