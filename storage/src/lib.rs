@@ -20,7 +20,7 @@ pub use database::Database;
 pub use error::{StorageError, StorageResult};
 pub use models::*;
 pub use page::{Cursor, Page, PageRequest};
-pub use stores::{CommandStore, DeliveryStore};
+pub use stores::{CommandStore, DeliveryStore, EventStore};
 
 /// A new time-ordered id. Every row id is a UUIDv7, so ordering by id is ordering by creation
 /// time, which is what keyset pagination relies on.

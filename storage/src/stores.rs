@@ -93,3 +93,46 @@ pub trait DeliveryStore: Send + Sync {
         page: PageRequest,
     ) -> StorageResult<Page<crate::NotificationDelivery>>;
 }
+
+/// Events (table `events`) with the notifications they cause.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Stores an active event of a camera and, in the same transaction, a `notifications` row
+    /// for its owner and every user with a device linked to it, and a push delivery (type
+    /// `event`) for each of those devices with a push token (the owner's devices but the
+    /// camera, and the linked devices).
+    async fn create_event(
+        &self,
+        event: crate::NewEvent,
+        now: DateTime<Utc>,
+    ) -> StorageResult<crate::Event>;
+    /// Ends an event of `camera` (only the camera that reported it ends it).
+    async fn end_event(
+        &self,
+        camera: Uuid,
+        id: Uuid,
+        ended_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StorageResult<crate::EndOutcome>;
+    /// Marks an event the viewer may see as acknowledged (again: unchanged).
+    async fn acknowledge_event(
+        &self,
+        viewer: crate::EventViewer,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<crate::Event>>;
+    async fn get_event(
+        &self,
+        viewer: crate::EventViewer,
+        id: Uuid,
+    ) -> StorageResult<Option<crate::Event>>;
+    /// Events the viewer may see, newest first.
+    async fn list_events(
+        &self,
+        viewer: crate::EventViewer,
+        filter: crate::EventFilter,
+        page: PageRequest,
+    ) -> StorageResult<Page<crate::Event>>;
+    /// The recordings of an event (the caller has checked it may see the event).
+    async fn event_recordings(&self, event: Uuid) -> StorageResult<Vec<crate::Recording>>;
+}

@@ -55,6 +55,19 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
+    let alice_event = expect_json(
+        app.post(
+            "/api/v1/events",
+            Some(&alice_camera.token),
+            &json!({"triggered_by": "motion"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await["event"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let unknown = uuid::Uuid::now_v7().to_string();
 
     // Every endpoint with an id in its path, taken from the served OpenAPI document so that
@@ -69,6 +82,8 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
             alice_link.clone()
         } else if path.starts_with("/api/v1/commands/{id}") {
             alice_command.clone()
+        } else if path.starts_with("/api/v1/events/{id}") {
+            alice_event.clone()
         } else {
             panic!("{path}: which of Alice's resources does its id name? Add it to this test.")
         }
@@ -85,6 +100,7 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
                 (&Method::POST, "/api/v1/devices/{id}/commands") => {
                     Some(json!({"command_type": "play_siren", "payload": {"seconds": 60}}))
                 }
+                (&Method::POST, "/api/v1/events/{id}/end") => Some(json!({})),
                 (&Method::PATCH | &Method::PUT | &Method::POST, _) => {
                     Some(json!({"name": "pwned"}))
                 }
@@ -95,6 +111,8 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
             let user_only = ["/api/v1/auth/", "/api/v1/device-links/"]
                 .iter()
                 .any(|prefix| template.starts_with(prefix));
+            // Endpoints for cameras only refuse user tokens (403) the same way.
+            let device_only = template == "/api/v1/events/{id}/end";
             for (who, token) in [
                 ("bob's user token", &bob.token),
                 ("bob's device token", &bob_camera.token),
@@ -104,6 +122,14 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
                     let response = app
                         .request(method.clone(), &path, Some(token), body.as_ref())
                         .await;
+                    if device_only && who.contains("user") {
+                        assert_eq!(
+                            response.status(),
+                            StatusCode::FORBIDDEN,
+                            "{method} {path} as {who}"
+                        );
+                        continue;
+                    }
                     if user_only && who.contains("device") {
                         assert_eq!(
                             response.status(),

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod commands;
 pub mod devices;
+pub mod events;
 pub mod links;
 pub mod notifications;
 pub mod ops;
@@ -42,6 +43,7 @@ use crate::state::AppState;
         (name = "pairing", description = "Pairing a phone as a camera by code"),
         (name = "commands", description = "Durable commands to devices"),
         (name = "notifications", description = "Push and webhook deliveries"),
+        (name = "events", description = "What cameras saw or heard"),
     )
 )]
 struct ApiDoc;
@@ -94,6 +96,10 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
         .routes(routes!(commands::create, commands::list))
         .routes(routes!(commands::get))
         .routes(routes!(commands::cancel))
+        .routes(routes!(events::create, events::list))
+        .routes(routes!(events::get))
+        .routes(routes!(events::end))
+        .routes(routes!(events::acknowledge))
         .routes(routes!(notifications::list_deliveries))
         .routes(routes!(ws::connect))
         .routes(routes!(ws::create_ticket))

@@ -226,7 +226,44 @@ async fn handle(state: &AppState, device: &Device, body: &str) -> Option<ServerM
                 }
             })
         }
+        Ok(ClientMessage::EventStart {
+            reference,
+            triggered_by,
+            title,
+            started_at,
+        }) => Some(
+            match crate::events::start(state, device, triggered_by, title, started_at).await {
+                Ok(event) => ServerMessage::EventStarted { reference, event },
+                Err(err) => event_error(device, err, reference),
+            },
+        ),
+        Ok(ClientMessage::EventEnd {
+            reference,
+            event_id,
+            ended_at,
+        }) => Some(
+            match crate::events::end(state, device, event_id, ended_at).await {
+                Ok(event) => ServerMessage::EventEnded { reference, event },
+                Err(err) => event_error(device, err, reference),
+            },
+        ),
         Err(bad) => Some(bad.into_message()),
+    }
+}
+
+fn event_error(
+    device: &Device,
+    err: crate::events::EventError,
+    reference: Option<Value>,
+) -> ServerMessage {
+    if let crate::events::EventError::Storage(cause) = &err {
+        tracing::error!(device_id = %device.id, error = %cause, "event could not be stored");
+    }
+    let (_, code, message) = err.describe();
+    ServerMessage::Error {
+        code,
+        message,
+        reference,
     }
 }
 
@@ -309,20 +346,13 @@ async fn set_presence(state: &AppState, device: &Device, status: DeviceStatus) -
         device_id: device.id,
         status,
     };
-    let hub = state.hub();
-    hub.send_to_owner(device.user_id, &presence, Some(device.id));
-    // Linked viewers of a camera (possibly another person's devices) hear of it too.
-    if device.is_camera {
-        match state.db().linked_clients(device.id).await {
-            Ok(clients) => {
-                for client in clients {
-                    hub.send_unless_owned_by(client, device.user_id, &presence);
-                }
-            }
-            Err(err) => {
-                tracing::warn!(device_id = %device.id, error = %err, "could not list linked viewers")
-            }
-        }
-    }
+    crate::fanout::to_camera_audience(
+        state,
+        device.user_id,
+        device.id,
+        device.is_camera,
+        &presence,
+    )
+    .await;
     updated
 }

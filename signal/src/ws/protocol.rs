@@ -2,7 +2,7 @@
 //! `{"type": "...", ...}`; a frame that expects an answer carries `ref`, echoed back.
 
 use chrono::{DateTime, Utc};
-use securecam_storage::{Command, CommandStatus, Device, DeviceStatus};
+use securecam_storage::{Command, CommandStatus, Device, DeviceStatus, Event, Trigger};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -39,11 +39,34 @@ pub enum ClientMessage {
         /// A resent `command.send` with the same key answers with the first command.
         idempotency_key: Option<String>,
     },
+    /// A camera reports that something started; answered with `event.started`.
+    #[serde(rename = "event.start")]
+    EventStart {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        triggered_by: Trigger,
+        title: Option<String>,
+        started_at: Option<DateTime<Utc>>,
+    },
+    /// A camera reports that an event is over; answered with `event.ended`.
+    #[serde(rename = "event.end")]
+    EventEnd {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+        event_id: Uuid,
+        ended_at: Option<DateTime<Utc>>,
+    },
 }
 
 impl ClientMessage {
     /// Every type this server understands; anything else is `unknown_type`.
-    pub const TYPES: &'static [&'static str] = &["ping", "command.ack", "command.send"];
+    pub const TYPES: &'static [&'static str] = &[
+        "ping",
+        "command.ack",
+        "command.send",
+        "event.start",
+        "event.end",
+    ];
 }
 
 /// Server → device.
@@ -78,6 +101,24 @@ pub enum ServerMessage {
     /// What became of a command this device sent (acknowledged, failed, expired, cancelled).
     #[serde(rename = "command.updated")]
     CommandUpdated { command: Command },
+    #[serde(rename = "event.started")]
+    EventStarted {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+        event: Event,
+    },
+    #[serde(rename = "event.ended")]
+    EventEnded {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+        event: Event,
+    },
+    /// A camera of the owner, or one linked to this device, reported an event.
+    #[serde(rename = "event.created")]
+    EventCreated { event: Event },
+    /// An event this device was told of ended or was acknowledged.
+    #[serde(rename = "event.updated")]
+    EventUpdated { event: Event },
     #[serde(rename = "error")]
     Error {
         code: &'static str,

@@ -41,5 +41,6 @@ macro_rules! impl_shared_stores {
     ($db:ty, $conn:ty) => {
         $crate::impl_command_store!($db, $conn);
         $crate::impl_delivery_store!($db);
+        $crate::impl_event_store!($db);
     };
 }

@@ -1,0 +1,239 @@
+//! The SQL of [`crate::EventStore`], written once for both backends.
+
+pub const EVENT_COLUMNS: &str = "id, user_id, device_id, title, triggered_by, status, started_at, \
+     ended_at, notified_at, video_url, acknowledged_at, created_at, updated_at";
+
+pub const RECORDING_COLUMNS: &str = "id, owner_user_id, stream_session_id, camera_device_id, \
+     requester_device_id, event_id, object_key, bucket, duration_seconds, size_bytes, content_type, \
+     status, available_at, error, created_at, updated_at";
+
+/// Events a viewer may see: the camera owner's (for the owner or any of the owner's devices),
+/// and those of a camera linked to the viewer — to any device of the viewing user, or with a
+/// device token to that device — that happened since the link was made.
+pub fn visible_to(user: &str, device: &str) -> String {
+    format!(
+        "(user_id = {user} OR EXISTS (SELECT 1 FROM device_links l JOIN devices c ON c.id = l.client_device_id \
+          WHERE l.camera_device_id = events.device_id AND l.status = 'active' \
+          AND l.created_at <= events.created_at \
+          AND (({device} IS NULL AND c.user_id = {user}) OR c.id = {device})))"
+    )
+}
+
+/// Users to notify of an event of camera `$1` owned by `$2`: the owner and every user with a
+/// device actively linked to the camera.
+pub const RECIPIENT_USERS_SQL: &str = "SELECT $2 AS user_id UNION \
+     SELECT c.user_id FROM device_links l JOIN devices c ON c.id = l.client_device_id \
+     WHERE l.camera_device_id = $1 AND l.status = 'active'";
+
+/// Devices to push an event of camera `$1` owned by `$2` to: the owner's devices but the
+/// camera, and the devices linked to it, when they have a push token.
+pub const PUSH_DEVICES_SQL: &str = "SELECT d.id, d.user_id FROM devices d \
+     WHERE d.push_token IS NOT NULL AND d.id <> $1 AND (d.user_id = $2 OR d.id IN \
+       (SELECT client_device_id FROM device_links WHERE camera_device_id = $1 AND status = 'active'))";
+
+/// Implements [`crate::EventStore`] for a backend type with a `pool` field.
+#[macro_export]
+macro_rules! impl_event_store {
+    ($db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::EventStore for $db {
+            async fn create_event(
+                &self,
+                event: $crate::NewEvent,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<$crate::Event> {
+                use $crate::shared_sql::events::*;
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "INSERT INTO events (id, user_id, device_id, title, triggered_by, status, started_at, \
+                     notified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $7, $7) \
+                     RETURNING {EVENT_COLUMNS}"
+                );
+                let created: $crate::Event = sqlx::query_as(&sql)
+                    .bind($crate::new_id())
+                    .bind(event.owner_user_id)
+                    .bind(event.camera_device_id)
+                    .bind(&event.title)
+                    .bind(event.triggered_by.as_str())
+                    .bind(event.started_at)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let users: Vec<uuid::Uuid> = sqlx::query_scalar(RECIPIENT_USERS_SQL)
+                    .bind(event.camera_device_id)
+                    .bind(event.owner_user_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut notification_of = std::collections::HashMap::new();
+                for user in users {
+                    let id = $crate::new_id();
+                    sqlx::query(
+                        "INSERT INTO notifications (id, event_id, user_id, channel, status, is_read, created_at) \
+                         VALUES ($1, $2, $3, 'push', 'pending', $4, $5)",
+                    )
+                    .bind(id)
+                    .bind(created.id)
+                    .bind(user)
+                    .bind(false)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    notification_of.insert(user, id);
+                }
+                let devices: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(PUSH_DEVICES_SQL)
+                    .bind(event.camera_device_id)
+                    .bind(event.owner_user_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let payload = serde_json::json!({
+                    "kind": "event",
+                    "event_id": created.id,
+                    "camera_device_id": event.camera_device_id,
+                    "title": created.title,
+                    "triggered_by": created.triggered_by,
+                });
+                for (device, user) in devices {
+                    sqlx::query(
+                        "INSERT INTO notification_deliveries (id, owner_user_id, recipient_device_id, type, \
+                         payload, status, attempts, next_attempt_at, created_at, updated_at, notification_id) \
+                         VALUES ($1, $2, $3, 'event', $4, 'pending', 0, $5, $5, $5, $6)",
+                    )
+                    .bind($crate::new_id())
+                    .bind(user)
+                    .bind(device)
+                    .bind(sqlx::types::Json(&payload))
+                    .bind(now)
+                    .bind(notification_of.get(&user).copied())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(created)
+            }
+
+            async fn end_event(
+                &self,
+                camera: uuid::Uuid,
+                id: uuid::Uuid,
+                ended_at: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<$crate::EndOutcome> {
+                use $crate::shared_sql::events::*;
+                let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND device_id = $2");
+                let found: Option<$crate::Event> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(camera)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(found) = found else {
+                    return Ok($crate::EndOutcome::NotFound);
+                };
+                if found.ended_at.is_some() {
+                    return Ok($crate::EndOutcome::AlreadyEnded(found));
+                }
+                if ended_at < found.started_at {
+                    return Ok($crate::EndOutcome::EndsBeforeStart(found));
+                }
+                // An acknowledged event stays acknowledged; an active one ends.
+                let sql = format!(
+                    "UPDATE events SET ended_at = $1, updated_at = $2, \
+                     status = CASE WHEN status = 'active' THEN 'ended' ELSE status END \
+                     WHERE id = $3 AND ended_at IS NULL RETURNING {EVENT_COLUMNS}"
+                );
+                let ended: Option<$crate::Event> = sqlx::query_as(&sql)
+                    .bind(ended_at)
+                    .bind(now)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(match ended {
+                    Some(event) => $crate::EndOutcome::Ended(event),
+                    None => $crate::EndOutcome::AlreadyEnded(found),
+                })
+            }
+
+            async fn acknowledge_event(
+                &self,
+                viewer: $crate::EventViewer,
+                id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<Option<$crate::Event>> {
+                use $crate::shared_sql::events::*;
+                let sql = format!(
+                    "UPDATE events SET status = 'acknowledged', acknowledged_at = $1, updated_at = $1 \
+                     WHERE id = $2 AND status <> 'acknowledged' AND {} RETURNING {EVENT_COLUMNS}",
+                    visible_to("$3", "$4")
+                );
+                let acknowledged: Option<$crate::Event> = sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind(id)
+                    .bind(viewer.user_id)
+                    .bind(viewer.device_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match acknowledged {
+                    Some(event) => Ok(Some(event)),
+                    None => self.get_event(viewer, id).await,
+                }
+            }
+
+            async fn get_event(
+                &self,
+                viewer: $crate::EventViewer,
+                id: uuid::Uuid,
+            ) -> $crate::StorageResult<Option<$crate::Event>> {
+                use $crate::shared_sql::events::*;
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND {}",
+                    visible_to("$2", "$3")
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(viewer.user_id)
+                    .bind(viewer.device_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_events(
+                &self,
+                viewer: $crate::EventViewer,
+                filter: $crate::EventFilter,
+                page: $crate::PageRequest,
+            ) -> $crate::StorageResult<$crate::Page<$crate::Event>> {
+                use $crate::shared_sql::events::*;
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE {} \
+                     AND ($3 IS NULL OR device_id = $3) AND ($4 IS NULL OR status = $4) \
+                     AND ($5 IS NULL OR started_at >= $5) AND ($6 IS NULL OR started_at < $6) \
+                     AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8",
+                    visible_to("$1", "$2")
+                );
+                let rows: Vec<$crate::Event> = sqlx::query_as(&sql)
+                    .bind(viewer.user_id)
+                    .bind(viewer.device_id)
+                    .bind(filter.camera_device_id)
+                    .bind(filter.status.map(|s| s.as_str()))
+                    .bind(filter.since)
+                    .bind(filter.until)
+                    .bind(page.after.map(|cursor| cursor.0))
+                    .bind(page.fetch_limit())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok($crate::Page::from_rows(rows, page, |e| e.id))
+            }
+
+            async fn event_recordings(
+                &self,
+                event: uuid::Uuid,
+            ) -> $crate::StorageResult<Vec<$crate::Recording>> {
+                use $crate::shared_sql::events::*;
+                let sql = format!(
+                    "SELECT {RECORDING_COLUMNS} FROM recordings WHERE event_id = $1 AND status <> 'deleted' \
+                     ORDER BY id"
+                );
+                Ok(sqlx::query_as(&sql).bind(event).fetch_all(&self.pool).await?)
+            }
+        }
+    };
+}
