@@ -161,6 +161,13 @@ impl Application {
                 let _ = stop.changed().await;
             }))
         });
+        // Other signal nodes on the same PostgreSQL (a no-op on SQLite).
+        let bus_listener = self.signal.clone().map(|state| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(securecam_signal::bus::listen(state, async move {
+                let _ = stop.changed().await;
+            }))
+        });
 
         let names: Vec<&str> = self.components.iter().map(|c| c.name()).collect();
         tracing::info!(
@@ -188,7 +195,7 @@ impl Application {
         let result = serve.await;
         let _ = stop_tx.send(true);
         let _ = sweeper.await;
-        if let Some(task) = command_sweeper {
+        for task in [command_sweeper, bus_listener].into_iter().flatten() {
             let _ = task.await;
         }
         self.db.close().await;

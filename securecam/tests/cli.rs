@@ -1,42 +1,15 @@
 //! The `securecam` binary as a user runs it: `serve` with no configuration, graceful
 //! shutdown on SIGTERM, `migrate`, `user create`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn securecam(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_securecam"));
-    command
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1");
-    // A test must not inherit the developer's settings.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SECURECAM_") {
-            command.env_remove(key);
-        }
-    }
-    command
-}
+mod support;
 
-/// A running server; killed if a test fails before stopping it, so no process outlives a test.
-struct Server(Child);
-
-impl Server {
-    /// Sends SIGTERM and waits for a clean exit.
-    fn stop(self) {
-        sigterm(&self.0);
-        self.wait_clean_exit();
-    }
-
-    fn wait_clean_exit(mut self) {
-        let status = self.0.wait().unwrap();
-        assert!(status.success(), "SIGTERM is a clean exit: {status}");
-    }
-}
+use support::{securecam, serve_with, sigterm, Server};
 
 /// Writes a JSON POST on a new connection and returns the stream to read the answer from.
 fn start_post(url: &str, path: &str, body: &str) -> std::net::TcpStream {
@@ -79,13 +52,6 @@ fn create_user(dir: &Path, email: &str, password: &str) -> std::process::Output 
     child.wait_with_output().unwrap()
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `serve` and waits for its "open <url>" line; returns the child, the URL and every
 /// log line so far.
 fn serve(
@@ -104,43 +70,6 @@ fn serve_components(
         &["serve", "--components", components],
         &[("SECURECAM_HTTP_ADDR", "127.0.0.1:0")],
     )
-}
-
-fn serve_with(
-    dir: &Path,
-    args: &[&str],
-    extra_env: &[(&str, &str)],
-) -> (Server, String, Vec<String>, mpsc::Receiver<String>) {
-    let mut command = securecam(dir);
-    command
-        .args(args)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null());
-    for (k, v) in extra_env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().expect("securecam starts");
-    let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("server logs its URL");
-        lines.push(line.clone());
-        if let Some((_, url)) = line.split_once("SecureCam is running: open ") {
-            let url = url.split_whitespace().next().unwrap().to_string();
-            return (server, url, lines, rx);
-        }
-    }
 }
 
 fn http_get(url: &str) -> (u16, String) {
@@ -163,14 +92,6 @@ fn http_get(url: &str) -> (u16, String) {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (status, body)
-}
-
-fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use uuid::Uuid;
 
+use crate::bus::BusMessage;
 use crate::state::AppState;
 use crate::ws::protocol::ServerMessage;
 
@@ -17,19 +18,28 @@ pub async fn to_camera_audience(
     message: &ServerMessage,
 ) {
     let hub = state.hub();
-    hub.send_to_owner(owner, message, Some(camera));
-    if !is_camera {
-        return;
-    }
-    match state.db().linked_clients(camera).await {
-        Ok(clients) => {
-            for client in clients {
-                // The owner's own linked devices were told above.
-                hub.send_unless_owned_by(client, owner, message);
+    let frame = message.to_json();
+    hub.send_frame_to_owner(owner, &frame, Some(camera));
+    let clients = if is_camera {
+        match state.db().linked_clients(camera).await {
+            Ok(clients) => clients,
+            Err(err) => {
+                tracing::warn!(camera_id = %camera, error = %err, "could not list linked devices");
+                Vec::new()
             }
         }
-        Err(err) => {
-            tracing::warn!(camera_id = %camera, error = %err, "could not list linked devices")
-        }
+    } else {
+        Vec::new()
+    };
+    for &client in &clients {
+        // The owner's own linked devices were told above.
+        hub.send_frame_unless_owned_by(client, owner, frame.clone());
     }
+    // The same for the devices connected to other nodes.
+    state.bus().publish(BusMessage::Audience {
+        owner,
+        camera,
+        clients,
+        frame,
+    });
 }

@@ -5,6 +5,7 @@
 //! the `securecam` binary serves it.
 
 pub mod auth;
+pub mod bus;
 pub mod commands;
 pub mod config;
 pub mod error;

@@ -5,6 +5,7 @@ use securecam_storage::{Database, NewAuditLog};
 use crate::auth::cache::CredentialCache;
 use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::RateLimiter;
+use crate::bus::{Bus, BusMessage, Revocation};
 use crate::config::SignalConfig;
 use crate::mail::Mailer;
 use crate::ws::Hub;
@@ -23,6 +24,7 @@ struct Inner {
     mailer: Arc<dyn Mailer>,
     credentials: CredentialCache,
     hub: Arc<Hub>,
+    bus: Bus,
 }
 
 /// One limiter per rule of `config.rate_limits`.
@@ -55,6 +57,7 @@ impl AppState {
         };
         let credentials = CredentialCache::new(config.credential_cache_ttl, 100_000);
         let hub_capacity = config.ws_queue_capacity;
+        let bus = Bus::new(db.pubsub());
         Ok(AppState {
             inner: Arc::new(Inner {
                 db,
@@ -64,6 +67,7 @@ impl AppState {
                 mailer,
                 credentials,
                 hub: Arc::new(Hub::new(hub_capacity)),
+                bus,
             }),
         })
     }
@@ -93,9 +97,46 @@ impl AppState {
         &self.inner.hub
     }
 
-    /// Tells whichever connection holds `device` that commands wait for it.
+    /// Tells whichever connection holds `device`, on any node, that commands wait for it.
     pub fn commands_pending(&self, device: uuid::Uuid) {
-        self.inner.hub.nudge(device);
+        if !self.inner.hub.nudge(device) {
+            self.inner
+                .bus
+                .publish(BusMessage::CommandsPending { device });
+        }
+    }
+
+    /// This node's end of the bus to the other nodes.
+    pub fn bus(&self) -> &Bus {
+        &self.inner.bus
+    }
+
+    /// A credential stopped working: forgotten here at once and on every other node as
+    /// soon as the bus brings the news.
+    pub fn revoke(&self, revocation: Revocation) {
+        self.forget_locally(revocation);
+        self.inner.bus.publish(BusMessage::Revoked(revocation));
+    }
+
+    pub fn forget_locally(&self, revocation: Revocation) {
+        let cache = &self.inner.credentials;
+        match revocation {
+            Revocation::Session { id } => cache.forget_session(id),
+            Revocation::UserSessions { user } => cache.forget_user_sessions(user),
+            Revocation::Device { id } => cache.forget_device(id),
+        }
+    }
+
+    /// A device was deleted: its token is forgotten and its connection, wherever it is,
+    /// closed.
+    pub fn device_removed(&self, device: uuid::Uuid) {
+        self.revoke(Revocation::Device { id: device });
+        self.inner.hub.close_device(
+            device,
+            crate::ws::hub::close::DEVICE_REMOVED,
+            "device deleted",
+        );
+        self.inner.bus.publish(BusMessage::DeviceRemoved { device });
     }
 
     pub fn credentials(&self) -> &CredentialCache {

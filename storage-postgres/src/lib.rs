@@ -17,6 +17,8 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+/// LISTEN/NOTIFY between the nodes of a deployment.
+pub mod pubsub;
 /// Throwaway databases for tests; small enough to ship in the library.
 pub mod testing;
 
@@ -104,6 +106,12 @@ impl Database for PostgresDatabase {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    fn pubsub(&self) -> Option<std::sync::Arc<dyn securecam_storage::PubSub>> {
+        Some(std::sync::Arc::new(pubsub::PgPubSub::new(
+            self.pool.clone(),
+        )))
     }
 
     async fn create_user(&self, user: NewUser, audit: NewAuditLog) -> StorageResult<User> {

@@ -33,6 +33,12 @@ pub trait Database: CommandStore + DeliveryStore + EventStore + Send + Sync + 's
     /// Closes the pool after in-flight queries finish.
     async fn close(&self);
 
+    /// Messages between nodes sharing this database; `None` where a deployment is one
+    /// process (SQLite).
+    fn pubsub(&self) -> Option<std::sync::Arc<dyn crate::PubSub>> {
+        None
+    }
+
     // ---- users ----
 
     /// Creates a user; `Conflict` when the email is taken.

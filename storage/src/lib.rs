@@ -8,6 +8,7 @@ mod database;
 mod error;
 pub mod models;
 mod page;
+mod pubsub;
 #[doc(hidden)]
 pub mod shared_sql;
 mod stores;
@@ -20,6 +21,7 @@ pub use database::Database;
 pub use error::{StorageError, StorageResult};
 pub use models::*;
 pub use page::{Cursor, Page, PageRequest};
+pub use pubsub::{PubSub, Subscription, MAX_PUBSUB_PAYLOAD};
 pub use stores::{CommandStore, DeliveryStore, EventStore};
 
 /// A new time-ordered id. Every row id is a UUIDv7, so ordering by id is ordering by creation

@@ -3,8 +3,9 @@
 //!
 //! An entry lives `ttl` at most. Everything that ends a credential on this node (sign-out,
 //! session revoke, password reset, device update or delete) removes its entries at once, so
-//! on a single node a revoked token stops working immediately; another node may accept it for
-//! up to `ttl` until cross-node invalidation arrives with multi-node signalling. Expiry and
+//! a revoked token stops working immediately on this node, and on the other nodes as soon as
+//! the bus (PostgreSQL NOTIFY, see `crate::bus`) brings the revocation; should that message be
+//! lost (a listener reconnecting), `ttl` bounds how long another node may accept it. Expiry and
 //! idle timeout are checked on every request against the cached session, never cached.
 
 use std::collections::HashMap;

@@ -177,11 +177,16 @@ pub async fn send(
 /// Tells the device that sent a command (if a device did) what became of it.
 pub fn announce_update(state: &AppState, command: &Command) {
     if let Some(source) = command.source_device_id {
-        state.hub().send(
-            source,
-            &crate::ws::protocol::ServerMessage::CommandUpdated {
-                command: command.clone(),
-            },
-        );
+        let message = crate::ws::protocol::ServerMessage::CommandUpdated {
+            command: command.clone(),
+        };
+        if !state.hub().send(source, &message) {
+            // Perhaps connected to another node, which reads the command itself (it may be
+            // too large for a bus message).
+            state.bus().publish(crate::bus::BusMessage::CommandUpdated {
+                device: source,
+                command: command.id,
+            });
+        }
     }
 }

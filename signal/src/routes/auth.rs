@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::auth::rate_limit::retry_after_secs;
 use crate::auth::tokens::{self, RESET_TOKEN_PREFIX, USER_TOKEN_PREFIX};
 use crate::auth::UserCaller;
+use crate::bus::Revocation;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo};
 use crate::mail::Mail;
@@ -283,7 +284,9 @@ pub async fn sign_out(
         .db()
         .delete_session(caller.user_id(), caller.session.id, audit)
         .await?;
-    state.credentials().forget_session(caller.session.id);
+    state.revoke(Revocation::Session {
+        id: caller.session.id,
+    });
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -345,7 +348,7 @@ pub async fn revoke_session(
     {
         return Err(ApiError::not_found("session"));
     }
-    state.credentials().forget_session(id);
+    state.revoke(Revocation::Session { id });
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -459,7 +462,7 @@ pub async fn reset_password(
             NewAuditLog::new("auth.password_reset").ip(client.ip_string()),
         )
         .await?;
-    state.credentials().forget_user_sessions(user_id);
+    state.revoke(Revocation::UserSessions { user: user_id });
     Ok(StatusCode::NO_CONTENT)
 }
 

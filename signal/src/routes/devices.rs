@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use crate::auth::tokens::{self, DEVICE_TOKEN_PREFIX};
 use crate::auth::{Caller, UserCaller};
+use crate::bus::Revocation;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo};
 use crate::pagination::ListQuery;
@@ -252,7 +253,7 @@ pub async fn update_device(
         .update_device(caller.owner_id(), current.id, patch, audit)
         .await?
         .ok_or_else(|| ApiError::not_found("device"))?;
-    state.credentials().forget_device(device.id);
+    state.revoke(Revocation::Device { id: device.id });
     Ok(Json(device))
 }
 
@@ -278,6 +279,6 @@ pub async fn delete_device(
     {
         return Err(ApiError::not_found("device"));
     }
-    state.credentials().forget_device(device.id);
+    state.device_removed(device.id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -24,6 +24,10 @@ const FLOOD_PER_SECOND: u32 = 50;
 pub async fn run(socket: WebSocket, state: AppState, device: Device) {
     let hub = state.hub();
     let mut registration = hub.register(device.id, device.user_id);
+    // An older connection of this device on another node goes (4001) as it would here.
+    state
+        .bus()
+        .publish(crate::bus::BusMessage::Connected { device: device.id });
     let heartbeat = state.config().ws_heartbeat_interval();
     let (mut sink, mut stream) = socket.split();
 

@@ -21,6 +21,8 @@ pub mod close {
     pub const TOO_BIG: u16 = 1009;
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
+    /// The device was deleted: its token no longer works.
+    pub const DEVICE_REMOVED: u16 = 4003;
 }
 
 /// A request to close, with its code and reason.
@@ -136,7 +138,10 @@ impl Hub {
 
     /// Sends to one device if it is connected here.
     pub fn send(&self, device_id: Uuid, message: &ServerMessage) -> bool {
-        let frame = message.to_json();
+        self.send_frame(device_id, message.to_json())
+    }
+
+    pub fn send_frame(&self, device_id: Uuid, frame: String) -> bool {
         self.lock()
             .get(&device_id)
             .is_some_and(|e| e.deliver(frame))
@@ -149,7 +154,15 @@ impl Hub {
         owner_id: Uuid,
         message: &ServerMessage,
     ) -> bool {
-        let frame = message.to_json();
+        self.send_frame_unless_owned_by(device_id, owner_id, message.to_json())
+    }
+
+    pub fn send_frame_unless_owned_by(
+        &self,
+        device_id: Uuid,
+        owner_id: Uuid,
+        frame: String,
+    ) -> bool {
         self.lock()
             .get(&device_id)
             .is_some_and(|e| e.owner_id != owner_id && e.deliver(frame))
@@ -162,12 +175,34 @@ impl Hub {
         message: &ServerMessage,
         except: Option<Uuid>,
     ) -> usize {
-        let frame = message.to_json();
+        self.send_frame_to_owner(owner_id, &message.to_json(), except)
+    }
+
+    pub fn send_frame_to_owner(&self, owner_id: Uuid, frame: &str, except: Option<Uuid>) -> usize {
         self.lock()
             .iter()
             .filter(|(id, e)| e.owner_id == owner_id && Some(**id) != except)
-            .filter(|(_, e)| e.deliver(frame.clone()))
+            .filter(|(_, e)| e.deliver(frame.to_string()))
             .count()
+    }
+
+    /// The device connected elsewhere (another node): closes its connection here with 4001
+    /// and forgets it at once, so that closing it does not mark the device offline.
+    pub fn evict(&self, device_id: Uuid) -> bool {
+        match self.lock().remove(&device_id) {
+            Some(entry) => {
+                entry.close(close::REPLACED, "replaced by a newer connection");
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes the device's connection here, if any (the device was deleted).
+    pub fn close_device(&self, device_id: Uuid, code: u16, reason: &'static str) {
+        if let Some(entry) = self.lock().get(&device_id) {
+            entry.close(code, reason);
+        }
     }
 
     /// Closes every connection (server shutdown).

@@ -1,0 +1,243 @@
+//! Two real `securecam serve --components signal` processes on one PostgreSQL behave as one:
+//! presence, commands (both ways), `command.updated` and `event.created` cross from one to
+//! the other; a device connecting to the second node replaces its connection on the first;
+//! a sign-out on one node stops the token on the other at once, despite its credential
+//! cache; deleting a device closes its WebSocket wherever it is.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use securecam_storage_postgres::testing::TestDatabase;
+use serde_json::{json, Value};
+use support::{securecam, serve_with, Server};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn node(dir: &std::path::Path, database_url: &str) -> (Server, String) {
+    let (server, url, _, _) = serve_with(
+        dir,
+        &["serve", "--components", "signal"],
+        &[
+            ("SECURECAM_HTTP_ADDR", "127.0.0.1:0"),
+            ("SECURECAM_DATABASE_URL", database_url),
+            // Long enough that only cross-node invalidation can explain a prompt 401.
+            ("SECURECAM_SIGNAL__CREDENTIAL_CACHE_TTL", "300"),
+            // No help from the retry sweeper: commands must cross by the bus.
+            ("SECURECAM_SIGNAL__COMMAND_SWEEP_INTERVAL_MS", "600000"),
+        ],
+    );
+    (server, url.replace("localhost", "127.0.0.1"))
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let mut request = client.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn connect(base: &str, token: &str) -> Ws {
+    let mut request = format!("{}/api/v1/ws", base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(next_of_type(&mut ws, "hello").await["type"], "hello");
+    ws
+}
+
+/// The next frame of type `kind` (others skipped) within 5 s; the close code if it closes.
+async fn next_of_type(ws: &mut Ws, kind: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} within 5 s"));
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let value: Value = serde_json::from_str(text.as_str()).unwrap();
+                if value["type"] == kind {
+                    return value;
+                }
+            }
+            Some(Ok(Message::Close(close))) => {
+                return json!({"type": "close", "code": close.map(|c| u16::from(c.code))})
+            }
+            Some(Ok(_)) => {}
+            other => panic!("connection ended while waiting for {kind}: {other:?}"),
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, frame: Value) {
+    ws.send(Message::text(frame.to_string())).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_behave_as_one() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let migrated = securecam(dir.path())
+        .args(["migrate"])
+        .env("SECURECAM_DATABASE_URL", database.url())
+        .status()
+        .unwrap();
+    assert!(migrated.success());
+    let (node_a, a) = node(dir.path(), database.url());
+    let (node_b, b) = node(dir.path(), database.url());
+    let http = reqwest::Client::new();
+
+    let (status, signed_up) = post(
+        &http,
+        &format!("{a}/api/v1/auth/sign-up"),
+        None,
+        json!({"email": "owner@example.com", "password": "a long password", "name": "Owner"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let user_token = signed_up["session"]["token"].as_str().unwrap().to_string();
+    let device = |name: &str, role: &str| {
+        let http = http.clone();
+        let a = a.clone();
+        let user_token = user_token.clone();
+        let body = json!({"name": name, "role": role, "platform": "android"});
+        async move {
+            let (status, created) = post(
+                &http,
+                &format!("{a}/api/v1/devices"),
+                Some(&user_token),
+                body,
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED);
+            (
+                created["device"]["id"].as_str().unwrap().to_string(),
+                created["device_token"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let (camera_id, camera_token) = device("Door", "camera").await;
+    let (_phone_id, phone_token) = device("Phone", "viewer").await;
+
+    // The phone on A hears the camera come online on B.
+    let mut phone = connect(&a, &phone_token).await;
+    let mut camera = connect(&b, &camera_token).await;
+    let presence = next_of_type(&mut phone, "presence").await;
+    assert_eq!(presence["device_id"], camera_id.as_str());
+    assert_eq!(presence["status"], "online");
+
+    // A command created on A reaches the camera on B; its answer reaches the phone on A.
+    let (status, created) = post(
+        &http,
+        &format!("{a}/api/v1/devices/{camera_id}/commands"),
+        Some(&user_token),
+        json!({"command_type": "take_snapshot"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let delivered = next_of_type(&mut camera, "command").await;
+    assert_eq!(delivered["command"]["id"], created["command"]["id"]);
+    send(&mut phone, json!({"type": "command.send", "ref": 1, "target_device_id": camera_id, "command_type": "set_torch", "payload": {"on": true}})).await;
+    let accepted = next_of_type(&mut phone, "command.accepted").await["command"].clone();
+    let delivered = next_of_type(&mut camera, "command").await;
+    assert_eq!(delivered["command"]["id"], accepted["id"]);
+    send(&mut camera, json!({"type": "command.ack", "command_id": accepted["id"], "status": "acknowledged", "result": {"torch": "on"}})).await;
+    let updated = next_of_type(&mut phone, "command.updated").await["command"].clone();
+    assert_eq!(updated["id"], accepted["id"]);
+    assert_eq!(updated["status"], "acknowledged");
+    assert_eq!(updated["result"], json!({"torch": "on"}));
+
+    // An event reported on B is on the phone on A at once.
+    send(
+        &mut camera,
+        json!({"type": "event.start", "ref": "e", "triggered_by": "motion"}),
+    )
+    .await;
+    let event = next_of_type(&mut camera, "event.started").await["event"].clone();
+    let created = next_of_type(&mut phone, "event.created").await;
+    assert_eq!(created["event"], event);
+
+    // The camera reconnects to A: its connection on B closes with 4001 and it stays online.
+    let mut camera_on_a = connect(&a, &camera_token).await;
+    let closed = next_of_type(&mut camera, "never").await;
+    assert_eq!(closed, json!({"type": "close", "code": 4001}));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status_of = |token: String| {
+        let http = http.clone();
+        let b = b.clone();
+        let camera_id = camera_id.clone();
+        async move {
+            let response = http
+                .get(format!("{b}/api/v1/devices/{camera_id}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status(),
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, seen_from_b) = status_of(user_token.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen_from_b["status"], "online");
+
+    // Signing out on A stops the token on B at once, although B had it cached.
+    let (status, _) = post(
+        &http,
+        &format!("{a}/api/v1/auth/sign-out"),
+        Some(&user_token),
+        json!({}),
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
+    let mut refused = false;
+    for _ in 0..20 {
+        if status_of(user_token.clone()).await.0 == StatusCode::UNAUTHORIZED {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused, "B still accepts a token signed out on A");
+
+    // Deleting the camera on B (signed in again) closes its WebSocket on A.
+    let (status, signed_in) = post(
+        &http,
+        &format!("{b}/api/v1/auth/sign-in"),
+        None,
+        json!({"email": "owner@example.com", "password": "a long password"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let token = signed_in["session"]["token"].as_str().unwrap();
+    let deleted = http
+        .delete(format!("{b}/api/v1/devices/{camera_id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let closed = next_of_type(&mut camera_on_a, "never").await;
+    assert_eq!(closed, json!({"type": "close", "code": 4003}));
+
+    node_a.stop();
+    node_b.stop();
+}
