@@ -1,2 +1,5 @@
 //! SecureCam's WebRTC SFU: cameras publish over WHIP, viewers watch over WHEP.
-//! Built on str0m in a later issue; the `relay` component of `securecam serve` has no work yet.
+//! The SFU itself (str0m) comes with the relay issue; what exists now is the media token the
+//! relay will accept, which signal already issues.
+
+pub mod token;

@@ -13,6 +13,7 @@ use axum::{middleware, Json, Router};
 use securecam_signal::commands;
 use securecam_signal::error::problem_for_bare_errors;
 use securecam_signal::mail::{LogMailer, Mailer, SmtpMailer};
+use securecam_signal::media::MediaConfig;
 use securecam_signal::routes::ops;
 use securecam_signal::ws::hub::close;
 use securecam_signal::AppState;
@@ -82,12 +83,17 @@ impl Application {
             db.migrate().await.context("applying migrations")?;
         }
         // Created now so the first start leaves them in place; the relay issue uses them.
-        let _keys = keys::load_or_create(&settings.data_dir)?;
+        let keys = keys::load_or_create(&settings.data_dir)?;
 
         let mut router = Router::new().merge(ops::router(db.clone(), telemetry::metrics_handle()));
         let mut signal = None;
         if components.contains(&Component::Signal) {
-            let state = AppState::new(db.clone(), settings.signal_config(), mailer)?;
+            let media = MediaConfig {
+                signing_key: Arc::new(keys.media_signing.clone()),
+                ice_urls: settings.turn.urls(),
+                turn_secret: settings.turn.secret.clone(),
+            };
+            let state = AppState::new(db.clone(), settings.signal_config(), mailer, media)?;
             signal = Some(state.clone());
             let (api, openapi) = securecam_signal::router(state);
             let openapi_json = openapi.clone();

@@ -58,6 +58,19 @@ pub struct TurnConfig {
     pub secret: Option<SecretString>,
 }
 
+impl TurnConfig {
+    pub fn urls(&self) -> Vec<String> {
+        self.urls
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {

@@ -41,6 +41,11 @@ pub enum BusMessage {
         clients: Vec<Uuid>,
         frame: String,
     },
+    /// A frame for one device.
+    ToDevice {
+        device: Uuid,
+        frame: String,
+    },
     /// Commands wait for this device.
     CommandsPending {
         device: Uuid,
@@ -182,6 +187,9 @@ async fn apply(state: &AppState, payload: &str) {
             for client in clients {
                 hub.send_frame_unless_owned_by(client, owner, frame.clone());
             }
+        }
+        BusMessage::ToDevice { device, frame } => {
+            hub.send_frame(device, frame);
         }
         BusMessage::CommandsPending { device } => {
             hub.nudge(device);

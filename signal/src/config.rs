@@ -37,6 +37,10 @@ pub struct SignalConfig {
     pub command_retry_max_ms: u64,
     /// How often each node expires commands and looks for retries that are due.
     pub command_sweep_interval_ms: u64,
+    /// A stream session whose camera has not published within this many seconds fails.
+    pub stream_publish_timeout_secs: u64,
+    /// A camera no open session needs is told to stop publishing after this many seconds.
+    pub stream_idle_stop_secs: u64,
 }
 
 impl SignalConfig {
@@ -73,6 +77,8 @@ impl Default for SignalConfig {
             command_retry_first_ms: 2_000,
             command_retry_max_ms: 30_000,
             command_sweep_interval_ms: 500,
+            stream_publish_timeout_secs: 20,
+            stream_idle_stop_secs: 30,
         }
     }
 }

@@ -13,9 +13,11 @@ pub mod events;
 pub mod extract;
 pub mod fanout;
 pub mod mail;
+pub mod media;
 pub mod pagination;
 pub mod routes;
 pub mod state;
+pub mod streams;
 pub mod ws;
 
 pub use config::SignalConfig;

@@ -8,6 +8,7 @@ use crate::auth::rate_limit::RateLimiter;
 use crate::bus::{Bus, BusMessage, Revocation};
 use crate::config::SignalConfig;
 use crate::mail::Mailer;
+use crate::media::MediaConfig;
 use crate::ws::Hub;
 
 /// What every handler shares; cheap to clone.
@@ -25,6 +26,7 @@ struct Inner {
     credentials: CredentialCache,
     hub: Arc<Hub>,
     bus: Bus,
+    media: MediaConfig,
 }
 
 /// One limiter per rule of `config.rate_limits`.
@@ -43,6 +45,7 @@ impl AppState {
         db: Arc<dyn Database>,
         config: SignalConfig,
         mailer: Arc<dyn Mailer>,
+        media: MediaConfig,
     ) -> anyhow::Result<Self> {
         let passwords = PasswordHasher::new(config.argon2)?;
         let r = &config.rate_limits;
@@ -68,6 +71,7 @@ impl AppState {
                 credentials,
                 hub: Arc::new(Hub::new(hub_capacity)),
                 bus,
+                media,
             }),
         })
     }
@@ -103,6 +107,21 @@ impl AppState {
             self.inner
                 .bus
                 .publish(BusMessage::CommandsPending { device });
+        }
+    }
+
+    /// ICE servers and media tokens.
+    pub fn media(&self) -> &MediaConfig {
+        &self.inner.media
+    }
+
+    /// Sends to one device wherever it is connected.
+    pub fn send_to_device(&self, device: uuid::Uuid, message: &crate::ws::protocol::ServerMessage) {
+        let frame = message.to_json();
+        if !self.inner.hub.send_frame(device, frame.clone()) {
+            self.inner
+                .bus
+                .publish(BusMessage::ToDevice { device, frame });
         }
     }
 

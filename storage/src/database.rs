@@ -6,7 +6,7 @@ use crate::{
     AcceptOutcome, AuditLog, ClaimOutcome, CommandStore, DeliveryStore, Device, DeviceLink,
     DevicePatch, DeviceStatus, EventStore, InviteOutcome, LinkOutcome, NewAuditLog, NewDevice,
     NewPairingCode, NewSession, NewUser, Page, PageRequest, PairingCode, PollOutcome, Session,
-    StorageResult, User, UserCredentials, Verification,
+    StorageResult, StreamStore, User, UserCredentials, Verification,
 };
 
 /// Everything SecureCam keeps, behind one interface with a backend per database.
@@ -19,7 +19,9 @@ use crate::{
 /// takes `owner` only ever sees that owner's rows, so an id of another owner behaves exactly
 /// like an id that does not exist (the API turns both into 404).
 #[async_trait]
-pub trait Database: CommandStore + DeliveryStore + EventStore + Send + Sync + 'static {
+pub trait Database:
+    CommandStore + DeliveryStore + EventStore + StreamStore + Send + Sync + 'static
+{
     /// Which backend this is, for logs and metrics: `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

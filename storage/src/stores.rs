@@ -136,3 +136,60 @@ pub trait EventStore: Send + Sync {
     /// The recordings of an event (the caller has checked it may see the event).
     async fn event_recordings(&self, event: Uuid) -> StorageResult<Vec<crate::Recording>>;
 }
+
+/// Stream sessions (table `stream_sessions`). A viewer is a user (user token) or a device
+/// (device token): users see sessions of their cameras and those their devices requested;
+/// devices those they requested or, for a camera, those of itself.
+#[async_trait]
+pub trait StreamStore: Send + Sync {
+    /// Opens a session if the requester (the user's device) may watch the camera (its own
+    /// camera, or one linked to the requester). It starts `live` or `starting` when the
+    /// camera already publishes for another session, else `requested`.
+    async fn create_stream_session(
+        &self,
+        new: crate::NewStreamSession,
+        now: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<crate::StreamOutcome>;
+    async fn get_stream_session(
+        &self,
+        viewer: crate::EventViewer,
+        id: Uuid,
+    ) -> StorageResult<Option<crate::StreamSession>>;
+    /// Ends an open session (a closed one is returned as it is).
+    async fn end_stream_session(
+        &self,
+        viewer: crate::EventViewer,
+        id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<Option<crate::StreamSession>>;
+    /// The camera acknowledged `start_stream`: its `requested` sessions are `starting`.
+    async fn camera_starting(
+        &self,
+        camera: Uuid,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Vec<crate::StreamSession>>;
+    /// The camera refused or failed `start_stream`: its waiting sessions fail.
+    async fn camera_failed_to_start(
+        &self,
+        camera: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Vec<crate::StreamSession>>;
+    /// Sessions still waiting for the camera since before `created_before` fail with
+    /// `publish_timeout`.
+    async fn fail_unpublished_sessions(
+        &self,
+        created_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Vec<crate::StreamSession>>;
+    /// Cameras whose last session closed before `ended_before` and that no open session
+    /// needs: each is returned once (its sessions are marked released).
+    async fn release_idle_cameras(
+        &self,
+        ended_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Vec<crate::IdleCamera>>;
+}

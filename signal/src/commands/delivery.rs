@@ -39,7 +39,8 @@ pub async fn claim(state: &AppState, device: Uuid, after_connect: bool) -> Vec<C
 }
 
 /// Runs until `shutdown` resolves: every `interval`, expires what ran out of time (telling
-/// the senders) and wakes the connections here whose commands are due for another try.
+/// the senders), wakes the connections here whose commands are due for another try, and
+/// sweeps stream sessions (see `crate::streams::sweep_once`).
 pub async fn sweep(state: AppState, interval: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let mut ticker = tokio::time::interval(interval);
@@ -47,7 +48,10 @@ pub async fn sweep(state: AppState, interval: Duration, shutdown: impl Future<Ou
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
-            _ = ticker.tick() => sweep_once(&state).await,
+            _ = ticker.tick() => {
+                sweep_once(&state).await;
+                crate::streams::sweep_once(&state).await;
+            }
         }
     }
 }

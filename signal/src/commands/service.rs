@@ -115,23 +115,52 @@ impl From<SendError> for ApiError {
     }
 }
 
-/// Validates, stores and announces a command.
+/// Validates, stores and announces a client's command.
 pub async fn send(
     state: &AppState,
     sender: Sender,
     request: SendRequest,
 ) -> Result<Sent, SendError> {
-    let payload = validate_client_command(&request.command_type, request.payload)
+    let payload = validate_client_command(&request.command_type, request.payload.clone())
         .map_err(SendError::Payload)?;
-    let ttl = request.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);
-    if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
-        return Err(SendError::InvalidTtl);
-    }
     if let Some(key) = &request.idempotency_key {
         let printable = key.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
         if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN || !printable {
             return Err(SendError::InvalidIdempotencyKey);
         }
+    }
+    store(state, sender, request, payload).await
+}
+
+/// Stores and announces a command the server issues (`start_stream`, `stop_stream`), whose
+/// payload it built itself.
+pub async fn send_from_server(
+    state: &AppState,
+    sender: Sender,
+    target_device_id: Uuid,
+    command_type: &str,
+    payload: Value,
+    ttl_seconds: u64,
+) -> Result<Command, SendError> {
+    let request = SendRequest {
+        target_device_id,
+        command_type: command_type.to_string(),
+        payload: None,
+        ttl_seconds: Some(ttl_seconds),
+        idempotency_key: None,
+    };
+    Ok(store(state, sender, request, payload).await?.command)
+}
+
+async fn store(
+    state: &AppState,
+    sender: Sender,
+    request: SendRequest,
+    payload: Value,
+) -> Result<Sent, SendError> {
+    let ttl = request.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);
+    if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
+        return Err(SendError::InvalidTtl);
     }
     let at = now();
     let new = NewCommand {

@@ -9,6 +9,7 @@ pub mod links;
 pub mod notifications;
 pub mod ops;
 pub mod pairing;
+pub mod streams;
 pub mod ws;
 
 use axum::http::{Method, StatusCode, Uri};
@@ -44,6 +45,7 @@ use crate::state::AppState;
         (name = "commands", description = "Durable commands to devices"),
         (name = "notifications", description = "Push and webhook deliveries"),
         (name = "events", description = "What cameras saw or heard"),
+        (name = "streams", description = "Live view sessions and ICE servers"),
     )
 )]
 struct ApiDoc;
@@ -101,6 +103,9 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
         .routes(routes!(events::end))
         .routes(routes!(events::acknowledge))
         .routes(routes!(notifications::list_deliveries))
+        .routes(routes!(streams::create))
+        .routes(routes!(streams::get, streams::end))
+        .routes(routes!(streams::ice_servers))
         .routes(routes!(ws::connect))
         .routes(routes!(ws::create_ticket))
         .with_state(state)

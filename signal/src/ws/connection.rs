@@ -305,6 +305,7 @@ async fn acknowledge(
     {
         Ok(AckOutcome::Recorded(command)) => {
             service::announce_update(state, &command);
+            crate::streams::on_command_answer(state, &command).await;
             None
         }
         // A repeated ack (the retry crossed the first one) changes nothing and needs no answer.

@@ -2,7 +2,9 @@
 //! `{"type": "...", ...}`; a frame that expects an answer carries `ref`, echoed back.
 
 use chrono::{DateTime, Utc};
-use securecam_storage::{Command, CommandStatus, Device, DeviceStatus, Event, Trigger};
+use securecam_storage::{
+    Command, CommandStatus, Device, DeviceStatus, Event, StreamSession, Trigger,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -119,6 +121,9 @@ pub enum ServerMessage {
     /// An event this device was told of ended or was acknowledged.
     #[serde(rename = "event.updated")]
     EventUpdated { event: Event },
+    /// A stream session this device requested changed status.
+    #[serde(rename = "stream.updated")]
+    StreamUpdated { stream_session: StreamSession },
     #[serde(rename = "error")]
     Error {
         code: &'static str,

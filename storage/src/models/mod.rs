@@ -9,6 +9,7 @@ mod event;
 mod link;
 mod pairing;
 mod session;
+mod stream;
 mod user;
 
 pub use audit::*;
@@ -19,4 +20,5 @@ pub use event::*;
 pub use link::*;
 pub use pairing::*;
 pub use session::*;
+pub use stream::*;
 pub use user::*;

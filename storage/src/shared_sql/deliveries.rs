@@ -42,5 +42,6 @@ macro_rules! impl_shared_stores {
         $crate::impl_command_store!($db, $conn);
         $crate::impl_delivery_store!($db);
         $crate::impl_event_store!($db);
+        $crate::impl_stream_store!($db);
     };
 }

@@ -4,3 +4,4 @@
 pub mod commands;
 pub mod deliveries;
 pub mod events;
+pub mod streams;

@@ -1,0 +1,205 @@
+//! Stream sessions, signal side: opening one tells the camera to publish (a `start_stream`
+//! command with its WHIP endpoint and a publish token) unless it already does for another
+//! session; the camera's answer moves sessions on; a session the camera never starts fails
+//! after the publish timeout; a camera nobody needs any more is told to stop.
+
+use axum::http::StatusCode;
+use chrono::Duration;
+use securecam_media_relay::token::Direction;
+use securecam_storage::{
+    now, Command, CommandStatus, EventViewer, NewAuditLog, NewStreamSession, StreamOutcome,
+    StreamReason, StreamSession,
+};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::commands::service::{send_from_server, Sender};
+use crate::error::{ApiError, ApiResult};
+use crate::media::{stream_name, IceServer};
+use crate::state::AppState;
+use crate::ws::protocol::ServerMessage;
+
+/// The provider named in `media_provider`.
+pub const MEDIA_PROVIDER: &str = "securecam-relay";
+
+/// A new session with what the requester needs to watch.
+#[derive(Serialize, ToSchema)]
+pub struct OpenedStream {
+    #[serde(flatten)]
+    pub session: StreamSession,
+    /// Bearer token for the WHEP POST to `subscribe_endpoint`; short-lived.
+    pub subscribe_token: String,
+    pub ice_servers: Vec<IceServer>,
+}
+
+securecam_storage::redacted_debug!(OpenedStream { session, ice_servers; secret: subscribe_token });
+
+/// Opens a session of `camera` for `requester` (the caller's device).
+pub async fn open(
+    state: &AppState,
+    caller: &Caller,
+    camera: Uuid,
+    requester: Uuid,
+    reason: StreamReason,
+    ip: Option<String>,
+) -> ApiResult<OpenedStream> {
+    if caller.device_id().is_some_and(|d| d != requester) {
+        return Err(ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_requester",
+            "with a device token the requester is the calling device",
+        ));
+    }
+    let base = state.config().public_url.trim_end_matches('/').to_string();
+    let stream = stream_name(camera);
+    let new = NewStreamSession {
+        user_id: caller.owner_id(),
+        camera_device_id: camera,
+        requester_device_id: requester,
+        reason,
+        media_provider: MEDIA_PROVIDER.to_string(),
+        media_session_id: stream.clone(),
+        publish_endpoint: format!("{base}/media/whip/{stream}"),
+        subscribe_endpoint: format!("{base}/media/whep/{stream}"),
+    };
+    let audit = NewAuditLog::new("stream.start")
+        .actor_device(Some(requester))
+        .ip(ip.clone())
+        .metadata(json!({"reason": reason}));
+    let at = now();
+    let (session, start_camera) = match state.db().create_stream_session(new, at, audit).await? {
+        StreamOutcome::Created {
+            session,
+            start_camera,
+        } => (session, start_camera),
+        StreamOutcome::NotFound => return Err(ApiError::not_found("device")),
+        StreamOutcome::NotACamera => {
+            return Err(ApiError::client(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_a_camera",
+                "camera_device_id is not a camera",
+            ))
+        }
+    };
+    if start_camera {
+        let (camera_ice, _) = state.media().ice_servers(session.owner_user_id, at);
+        let payload = json!({
+            "stream_session_id": session.id,
+            "publish_endpoint": format!("{base}/media/whip/{stream}"),
+            "publish_token": state.media().token(camera, &stream, Direction::Publish, session.id, at),
+            "ice_servers": camera_ice,
+        });
+        let sender = Sender {
+            user_id: caller.owner_id(),
+            device_id: Some(requester),
+            ip,
+        };
+        let timeout = state.config().stream_publish_timeout_secs;
+        if let Err(err) =
+            send_from_server(state, sender, camera, "start_stream", payload, timeout).await
+        {
+            // The session fails by the publish timeout; nothing else to undo.
+            tracing::warn!(session_id = %session.id, error = %err, "could not send start_stream");
+        }
+    }
+    let (ice_servers, _) = state.media().ice_servers(caller.owner_id(), at);
+    let subscribe_token =
+        state
+            .media()
+            .token(requester, &stream, Direction::Subscribe, session.id, at);
+    Ok(OpenedStream {
+        session,
+        subscribe_token,
+        ice_servers,
+    })
+}
+
+pub fn viewer(caller: &Caller) -> EventViewer {
+    EventViewer {
+        user_id: caller.owner_id(),
+        device_id: caller.device_id(),
+    }
+}
+
+/// Tells the requester of each session what became of it.
+pub fn announce(state: &AppState, sessions: &[StreamSession]) {
+    for session in sessions {
+        if let Some(requester) = session.requester_device_id {
+            state.send_to_device(
+                requester,
+                &ServerMessage::StreamUpdated {
+                    stream_session: session.clone(),
+                },
+            );
+        }
+    }
+}
+
+/// The camera answered a command: `start_stream` acknowledged moves its sessions to
+/// `starting`, failed fails them.
+pub async fn on_command_answer(state: &AppState, command: &Command) {
+    if command.command_type != "start_stream" {
+        return;
+    }
+    let camera = command.target_device_id;
+    let at = now();
+    let changed = match command.status {
+        CommandStatus::Acknowledged => state.db().camera_starting(camera, at).await,
+        CommandStatus::Failed => {
+            state
+                .db()
+                .camera_failed_to_start(camera, "camera_refused", at)
+                .await
+        }
+        _ => return,
+    };
+    match changed {
+        Ok(sessions) => announce(state, &sessions),
+        Err(err) => {
+            tracing::warn!(camera_id = %camera, error = %err, "could not update stream sessions")
+        }
+    }
+}
+
+/// One round of the stream sweeper: sessions the camera never started fail; cameras nobody
+/// needs any more are told to stop.
+pub async fn sweep_once(state: &AppState) {
+    let at = now();
+    let config = state.config();
+    let timeout = Duration::seconds(config.stream_publish_timeout_secs as i64);
+    match state.db().fail_unpublished_sessions(at - timeout, at).await {
+        Ok(failed) => announce(state, &failed),
+        Err(err) => tracing::warn!(error = %err, "stream timeout sweep failed"),
+    }
+    let idle = Duration::seconds(config.stream_idle_stop_secs as i64);
+    let cameras = match state.db().release_idle_cameras(at - idle, at).await {
+        Ok(cameras) => cameras,
+        Err(err) => {
+            tracing::warn!(error = %err, "idle camera sweep failed");
+            return;
+        }
+    };
+    for camera in cameras {
+        let sender = Sender {
+            user_id: camera.owner_user_id,
+            device_id: None,
+            ip: None,
+        };
+        let payload = json!({"stream_session_id": camera.stream_session_id});
+        if let Err(err) = send_from_server(
+            state,
+            sender,
+            camera.camera_device_id,
+            "stop_stream",
+            payload,
+            crate::commands::service::DEFAULT_TTL_SECONDS,
+        )
+        .await
+        {
+            tracing::warn!(camera_id = %camera.camera_device_id, error = %err, "could not send stop_stream");
+        }
+    }
+}

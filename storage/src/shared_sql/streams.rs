@@ -1,0 +1,249 @@
+//! The SQL of [`crate::StreamStore`], written once for both backends.
+
+pub const STREAM_COLUMNS: &str = "id, owner_user_id, camera_device_id, requester_device_id, status, \
+     reason, media_provider, media_session_id, subscribe_endpoint, started_at, ended_at, end_reason, \
+     created_at, updated_at";
+
+/// Sessions a viewer may see and end: a user those of their cameras and of their devices'
+/// requests; a device those it requested or, for a camera, its own.
+pub fn visible_to(user: &str, device: &str) -> String {
+    format!(
+        "(({device} IS NULL AND (owner_user_id = {user} OR requester_device_id IN \
+            (SELECT id FROM devices WHERE user_id = {user}))) \
+          OR requester_device_id = {device} OR camera_device_id = {device})"
+    )
+}
+
+/// The camera (`$1`), when the requester (`$2`, a device of user `$3`) may watch it: returns
+/// the camera's owner and whether it is a camera.
+pub const WATCHABLE_SQL: &str = "SELECT d.user_id, d.is_camera FROM devices d \
+     WHERE d.id = $1 AND EXISTS (SELECT 1 FROM devices r WHERE r.id = $2 AND r.user_id = $3) \
+     AND (d.user_id = $3 OR EXISTS (SELECT 1 FROM device_links l WHERE l.camera_device_id = d.id \
+          AND l.client_device_id = $2 AND l.status = 'active'))";
+
+/// Implements [`crate::StreamStore`] for a backend type with a `pool` field.
+#[macro_export]
+macro_rules! impl_stream_store {
+    ($db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::StreamStore for $db {
+            async fn create_stream_session(
+                &self,
+                new: $crate::NewStreamSession,
+                now: chrono::DateTime<chrono::Utc>,
+                audit: $crate::NewAuditLog,
+            ) -> $crate::StorageResult<$crate::StreamOutcome> {
+                use $crate::shared_sql::streams::*;
+                let mut tx = self.begin_write().await?;
+                let camera: Option<(uuid::Uuid, bool)> = sqlx::query_as(WATCHABLE_SQL)
+                    .bind(new.camera_device_id)
+                    .bind(new.requester_device_id)
+                    .bind(new.user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some((owner, is_camera)) = camera else {
+                    return Ok($crate::StreamOutcome::NotFound);
+                };
+                if !is_camera {
+                    return Ok($crate::StreamOutcome::NotACamera);
+                }
+                // The camera's publish is shared: a new session joins it where it stands.
+                let open: Vec<String> = sqlx::query_scalar(
+                    "SELECT status FROM stream_sessions WHERE camera_device_id = $1 \
+                     AND status IN ('requested', 'starting', 'live')",
+                )
+                .bind(new.camera_device_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let status = if open.iter().any(|s| s == "live") {
+                    "live"
+                } else if open.iter().any(|s| s == "starting") {
+                    "starting"
+                } else {
+                    "requested"
+                };
+                let id = $crate::new_id();
+                let sql = format!(
+                    "INSERT INTO stream_sessions (id, owner_user_id, camera_device_id, requester_device_id, \
+                     status, reason, media_provider, media_session_id, publish_endpoint, subscribe_endpoint, \
+                     stream_key, started_at, metadata, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+                     RETURNING {STREAM_COLUMNS}"
+                );
+                let session: $crate::StreamSession = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(owner)
+                    .bind(new.camera_device_id)
+                    .bind(new.requester_device_id)
+                    .bind(status)
+                    .bind(new.reason.as_str())
+                    .bind(&new.media_provider)
+                    .bind(&new.media_session_id)
+                    .bind(&new.publish_endpoint)
+                    .bind(&new.subscribe_endpoint)
+                    .bind(id.simple().to_string())
+                    .bind((status == "live").then_some(now))
+                    .bind(sqlx::types::Json(serde_json::json!({})))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                write_audit(&mut tx, audit.or_target(owner, "stream_session", session.id)).await?;
+                tx.commit().await?;
+                Ok($crate::StreamOutcome::Created {
+                    session,
+                    start_camera: open.is_empty(),
+                })
+            }
+
+            async fn get_stream_session(
+                &self,
+                viewer: $crate::EventViewer,
+                id: uuid::Uuid,
+            ) -> $crate::StorageResult<Option<$crate::StreamSession>> {
+                use $crate::shared_sql::streams::*;
+                let sql = format!(
+                    "SELECT {STREAM_COLUMNS} FROM stream_sessions WHERE id = $1 AND {}",
+                    visible_to("$2", "$3")
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(viewer.user_id)
+                    .bind(viewer.device_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn end_stream_session(
+                &self,
+                viewer: $crate::EventViewer,
+                id: uuid::Uuid,
+                reason: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                audit: $crate::NewAuditLog,
+            ) -> $crate::StorageResult<Option<$crate::StreamSession>> {
+                use $crate::shared_sql::streams::*;
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "UPDATE stream_sessions SET status = 'ended', ended_at = $1, updated_at = $1, \
+                     end_reason = $2 WHERE id = $3 AND status IN ('requested', 'starting', 'live') AND {} \
+                     RETURNING {STREAM_COLUMNS}",
+                    visible_to("$4", "$5")
+                );
+                let ended: Option<$crate::StreamSession> = sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind(reason)
+                    .bind(id)
+                    .bind(viewer.user_id)
+                    .bind(viewer.device_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(session) = &ended {
+                    write_audit(
+                        &mut tx,
+                        audit.or_target(session.owner_user_id, "stream_session", session.id),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    return Ok(ended);
+                }
+                drop(tx);
+                self.get_stream_session(viewer, id).await
+            }
+
+            async fn camera_starting(
+                &self,
+                camera: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<Vec<$crate::StreamSession>> {
+                use $crate::shared_sql::streams::*;
+                let sql = format!(
+                    "UPDATE stream_sessions SET status = 'starting', updated_at = $1 \
+                     WHERE camera_device_id = $2 AND status = 'requested' RETURNING {STREAM_COLUMNS}"
+                );
+                Ok(sqlx::query_as(&sql).bind(now).bind(camera).fetch_all(&self.pool).await?)
+            }
+
+            async fn camera_failed_to_start(
+                &self,
+                camera: uuid::Uuid,
+                reason: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<Vec<$crate::StreamSession>> {
+                use $crate::shared_sql::streams::*;
+                let sql = format!(
+                    "UPDATE stream_sessions SET status = 'failed', ended_at = $1, updated_at = $1, \
+                     end_reason = $2 WHERE camera_device_id = $3 AND status IN ('requested', 'starting') \
+                     RETURNING {STREAM_COLUMNS}"
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind(reason)
+                    .bind(camera)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn fail_unpublished_sessions(
+                &self,
+                created_before: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<Vec<$crate::StreamSession>> {
+                use $crate::shared_sql::streams::*;
+                let sql = format!(
+                    "UPDATE stream_sessions SET status = 'failed', ended_at = $1, updated_at = $1, \
+                     end_reason = 'publish_timeout' WHERE status IN ('requested', 'starting') \
+                     AND created_at < $2 RETURNING {STREAM_COLUMNS}"
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind(created_before)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn release_idle_cameras(
+                &self,
+                ended_before: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<Vec<$crate::IdleCamera>> {
+                let mut tx = self.begin_write().await?;
+                // Newest first, so the first row per camera names its latest session.
+                let closed: Vec<$crate::IdleCamera> = sqlx::query_as(
+                    "SELECT camera_device_id, owner_user_id, id AS stream_session_id FROM stream_sessions \
+                     WHERE camera_released_at IS NULL AND status IN ('ended', 'failed') \
+                     AND ended_at <= $1 AND camera_device_id IS NOT NULL ORDER BY id DESC",
+                )
+                .bind(ended_before)
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut idle: Vec<$crate::IdleCamera> = Vec::new();
+                for candidate in closed {
+                    if idle.iter().any(|c| c.camera_device_id == candidate.camera_device_id) {
+                        continue;
+                    }
+                    let still_needed: Option<i32> = sqlx::query_scalar(
+                        "SELECT 1 FROM stream_sessions WHERE camera_device_id = $1 \
+                         AND status IN ('requested', 'starting', 'live') LIMIT 1",
+                    )
+                    .bind(candidate.camera_device_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE stream_sessions SET camera_released_at = $1 WHERE camera_device_id = $2 \
+                         AND camera_released_at IS NULL AND status IN ('ended', 'failed') AND ended_at <= $3",
+                    )
+                    .bind(now)
+                    .bind(candidate.camera_device_id)
+                    .bind(ended_before)
+                    .execute(&mut *tx)
+                    .await?;
+                    if still_needed.is_none() {
+                        idle.push(candidate);
+                    }
+                }
+                tx.commit().await?;
+                Ok(idle)
+            }
+        }
+    };
+}
