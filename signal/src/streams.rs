@@ -164,9 +164,20 @@ pub async fn on_command_answer(state: &AppState, command: &Command) {
     }
 }
 
-/// One round of the stream sweeper: sessions the camera never started fail; cameras nobody
-/// needs any more are told to stop.
+/// Ends the open sessions whose requester may no longer watch their camera (a revoked link,
+/// a deleted device) and tells those requesters. Called at once by the change that caused
+/// it, and by every sweep in case that call failed or ran on a node that then died.
+pub async fn end_unwatchable(state: &AppState, reason: &str) {
+    match state.db().end_unwatchable_sessions(reason, now()).await {
+        Ok(ended) => announce(state, &ended),
+        Err(err) => tracing::warn!(error = %err, "could not end unwatchable stream sessions"),
+    }
+}
+
+/// One round of the stream sweeper: sessions nobody may watch any more end; sessions the
+/// camera never started fail; cameras nobody needs any more are told to stop.
 pub async fn sweep_once(state: &AppState) {
+    end_unwatchable(state, "access_revoked").await;
     let at = now();
     let config = state.config();
     let timeout = Duration::seconds(config.stream_publish_timeout_secs as i64);

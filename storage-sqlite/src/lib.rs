@@ -896,8 +896,9 @@ impl Database for SqliteDatabase {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE stream_sessions SET status = 'ended', end_reason = 'device_deleted', ended_at = $1, \
-             updated_at = $1 WHERE owner_user_id = $2 AND (camera_device_id = $3 OR requester_device_id = $3) \
-             AND status IN ('requested', 'starting', 'live')",
+             updated_at = $1 WHERE (camera_device_id = $3 OR requester_device_id = $3) \
+             AND status IN ('requested', 'starting', 'live') \
+             AND EXISTS (SELECT 1 FROM devices WHERE id = $3 AND user_id = $2)",
         )
         .bind(at)
         .bind(owner)

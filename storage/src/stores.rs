@@ -185,6 +185,13 @@ pub trait StreamStore: Send + Sync {
         created_before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StorageResult<Vec<crate::StreamSession>>;
+    /// Open sessions whose requester may no longer watch the camera (its link was revoked,
+    /// or it was deleted) end with `reason`.
+    async fn end_unwatchable_sessions(
+        &self,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Vec<crate::StreamSession>>;
     /// Cameras whose last session closed before `ended_before` and that no open session
     /// needs: each is returned once (its sessions are marked released).
     async fn release_idle_cameras(

@@ -258,6 +258,44 @@ impl TestApp {
         panic!("mail #{n} never arrived");
     }
 
+    /// The URL the server puts in links and endpoints.
+    pub fn settings_public_url(&self) -> String {
+        self.settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{}", self.address.port()))
+    }
+
+    /// Shares `owner`'s `camera` with `friend`'s `device` by invite; the link.
+    pub async fn share(
+        &self,
+        owner: &TestUser,
+        camera: &TestDevice,
+        friend: &TestUser,
+        device: &TestDevice,
+    ) -> Value {
+        let invite = expect_json(
+            self.post(
+                "/api/v1/device-links/invites",
+                Some(&owner.token),
+                &json!({"camera_device_id": camera.id}),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        expect_json(
+            self.post(
+                "/api/v1/device-links/invites/accept",
+                Some(&friend.token),
+                &json!({"code": invite["code"], "client_device_id": device.id}),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
     /// The audit rows of `token`'s user, newest first.
     pub async fn audit_actions(&self, token: &str) -> Vec<String> {
         let body = expect_json(

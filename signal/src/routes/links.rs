@@ -76,7 +76,7 @@ pub async fn create(
     }
 }
 
-/// Revoke a link: the client stops seeing the camera.
+/// Revoke a link: the client stops seeing the camera; its live views of it end.
 #[utoipa::path(delete, path = "/api/v1/device-links/{id}", tag = "links", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 204), (status = 404, body = Problem)))]
 pub async fn revoke(
@@ -92,6 +92,8 @@ pub async fn revoke(
         .revoke_device_link(caller.user_id(), id, audit)
         .await?
         .ok_or_else(|| ApiError::not_found("device link"))?;
+    // The client's live views of the camera end now, not at the next sweep.
+    crate::streams::end_unwatchable(&state, "access_revoked").await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -21,6 +21,14 @@ pub const WATCHABLE_SQL: &str = "SELECT d.user_id, d.is_camera FROM devices d \
      AND (d.user_id = $3 OR EXISTS (SELECT 1 FROM device_links l WHERE l.camera_device_id = d.id \
           AND l.client_device_id = $2 AND l.status = 'active'))";
 
+/// An open session whose requester is gone, or is neither the camera's owner's device nor
+/// linked to the camera. Sessions with no requester (the recorder's) are left alone unless
+/// their camera is gone.
+pub const UNWATCHABLE: &str = "(camera_device_id IS NULL OR (requester_device_id IS NOT NULL \
+     AND NOT EXISTS (SELECT 1 FROM devices r WHERE r.id = requester_device_id AND r.user_id = owner_user_id) \
+     AND NOT EXISTS (SELECT 1 FROM device_links l WHERE l.camera_device_id = stream_sessions.camera_device_id \
+          AND l.client_device_id = stream_sessions.requester_device_id AND l.status = 'active')))";
+
 /// Implements [`crate::StreamStore`] for a backend type with a `pool` field.
 #[macro_export]
 macro_rules! impl_stream_store {
@@ -197,6 +205,24 @@ macro_rules! impl_stream_store {
                 Ok(sqlx::query_as(&sql)
                     .bind(now)
                     .bind(created_before)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn end_unwatchable_sessions(
+                &self,
+                reason: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<Vec<$crate::StreamSession>> {
+                use $crate::shared_sql::streams::*;
+                let sql = format!(
+                    "UPDATE stream_sessions SET status = 'ended', ended_at = $1, updated_at = $1, \
+                     end_reason = $2 WHERE status IN ('requested', 'starting', 'live') AND {UNWATCHABLE} \
+                     RETURNING {STREAM_COLUMNS}"
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind(reason)
                     .fetch_all(&self.pool)
                     .await?)
             }
