@@ -4,23 +4,27 @@
 //!   (closed loop), or at a fixed rate (`--rate`, open loop: latency is measured from when
 //!   each request was *due*, so a stalled server cannot hide its queueing delay).
 //! * `sign-in`  — `POST /api/v1/auth/sign-in` throughput (bounded by argon2 by design).
+//! * `ws-fleet` — N device WebSockets: server memory per connection, and a reconnect storm
+//!   in which every device must get `hello` and the commands queued while it was away.
+//! * `ws-commands` — command round trips (REST create → WebSocket delivery → ack →
+//!   acknowledged in the database, seen by the sender) at a fixed rate.
 //!
-//! Each connection is one HTTP/1.1 keep-alive connection driven by hyper directly, to keep
-//! the load tool's own CPU use low on a machine it shares with the server.
+//! Each HTTP connection is one HTTP/1.1 keep-alive connection driven by hyper directly, to
+//! keep the load tool's own CPU use low on a machine it shares with the server.
+
+mod http;
+mod ws;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context};
+use ::http::Method;
+use anyhow::Context;
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use hdrhistogram::Histogram;
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use serde_json::{json, Value};
-use tokio::net::TcpStream;
+use serde_json::json;
+
+use crate::http::{call, run_load, RequestSpec, Target};
 
 #[derive(Parser)]
 #[command(
@@ -57,12 +61,21 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Many device WebSockets at once (households of one viewer and some cameras).
+    WsFleet(ws::FleetArgs),
+    /// Command round trips at a fixed rate.
+    WsCommands(ws::CommandArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let target = Target::parse(&cli.url)?;
+    match cli.command {
+        Command::WsFleet(args) => return ws::fleet(&target, args).await,
+        Command::WsCommands(args) => return ws::commands(&target, args).await,
+        _ => {}
+    }
     let email = format!("bench-{}@bench.invalid", uuid::Uuid::now_v7().simple());
     let password = "benchmark password";
     let mut setup = target.connect().await?;
@@ -145,209 +158,7 @@ async fn main() -> anyhow::Result<()> {
                 "POST /api/v1/auth/sign-in, {connections} connections, closed loop"
             ));
         }
+        Command::WsFleet(_) | Command::WsCommands(_) => unreachable!("handled above"),
     }
     Ok(())
-}
-
-struct Target {
-    authority: String,
-}
-
-impl Target {
-    fn parse(url: &str) -> anyhow::Result<Target> {
-        let Some(rest) = url.strip_prefix("http://") else {
-            bail!("only http:// URLs are supported");
-        };
-        Ok(Target {
-            authority: rest.trim_end_matches('/').to_string(),
-        })
-    }
-
-    async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
-        let stream = TcpStream::connect(&self.authority)
-            .await
-            .with_context(|| format!("connecting to {}", self.authority))?;
-        stream.set_nodelay(true)?;
-        let (sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(connection);
-        Ok(sender)
-    }
-}
-
-struct RequestSpec {
-    method: Method,
-    path: String,
-    token: Option<String>,
-    body: Option<Bytes>,
-}
-
-impl RequestSpec {
-    fn build(&self, target: &Target) -> Request<Full<Bytes>> {
-        let mut builder = Request::builder()
-            .method(self.method.clone())
-            .uri(&self.path)
-            .header("host", &target.authority);
-        if let Some(token) = &self.token {
-            builder = builder.header("authorization", format!("Bearer {token}"));
-        }
-        if self.body.is_some() {
-            builder = builder.header("content-type", "application/json");
-        }
-        builder
-            .body(Full::new(self.body.clone().unwrap_or_default()))
-            .expect("valid request")
-    }
-}
-
-async fn call(
-    sender: &mut SendRequest<Full<Bytes>>,
-    target: &Target,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> anyhow::Result<Value> {
-    let spec = RequestSpec {
-        method,
-        path: path.to_string(),
-        token: token.map(str::to_string),
-        body: body.map(|b| Bytes::from(b.to_string())),
-    };
-    sender.ready().await?;
-    let response = sender.send_request(spec.build(target)).await?;
-    let status = response.status();
-    let bytes = response.into_body().collect().await?.to_bytes();
-    if !status.is_success() {
-        bail!("{path}: {status}: {}", String::from_utf8_lossy(&bytes));
-    }
-    Ok(serde_json::from_slice(&bytes)?)
-}
-
-#[derive(Default)]
-struct Report {
-    latencies: Option<Histogram<u64>>,
-    ok: u64,
-    errors: u64,
-    elapsed: Duration,
-}
-
-impl Report {
-    fn merge(&mut self, other: Report) {
-        match (&mut self.latencies, other.latencies) {
-            (Some(mine), Some(theirs)) => mine.add(theirs).expect("same histogram bounds"),
-            (mine @ None, theirs) => *mine = theirs,
-            _ => {}
-        }
-        self.ok += other.ok;
-        self.errors += other.errors;
-        self.elapsed = self.elapsed.max(other.elapsed);
-    }
-
-    fn print(&self, what: &str) {
-        let h = self.latencies.as_ref().expect("at least one connection");
-        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-        println!("{what}");
-        println!(
-            "  {} ok, {} errors in {:.1} s: {:.0} req/s",
-            self.ok,
-            self.errors,
-            self.elapsed.as_secs_f64(),
-            self.ok as f64 / self.elapsed.as_secs_f64()
-        );
-        println!(
-            "  latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
-            ms(0.5),
-            ms(0.9),
-            ms(0.99),
-            ms(0.999),
-            h.max() as f64 / 1000.0
-        );
-    }
-}
-
-/// Drives `connections` keep-alive connections for `duration`, closed loop or at `rate`.
-async fn run_load(
-    target: &Target,
-    request: Arc<RequestSpec>,
-    connections: usize,
-    duration: Duration,
-    rate: Option<f64>,
-) -> anyhow::Result<Report> {
-    let mut senders = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        senders.push(target.connect().await?);
-    }
-    let start = Instant::now() + Duration::from_millis(100);
-    let end = start + duration;
-    // Open loop: connection i sends at start + (i + k * connections) / rate.
-    let interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r));
-    let tasks: Vec<_> = senders
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut sender)| {
-            let request = request.clone();
-            let target_authority = target.authority.clone();
-            tokio::spawn(async move {
-                let target = Target {
-                    authority: target_authority,
-                };
-                let mut histogram =
-                    Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
-                let mut report = Report::default();
-                let offset = interval.map_or(Duration::ZERO, |iv| {
-                    iv.mul_f64(i as f64 / connections as f64)
-                });
-                let mut due = start + offset;
-                tokio::time::sleep_until(start.into()).await;
-                loop {
-                    let sent = match interval {
-                        Some(iv) => {
-                            let at = due;
-                            due += iv;
-                            tokio::time::sleep_until(at.into()).await;
-                            at
-                        }
-                        None => Instant::now(),
-                    };
-                    if sent >= end {
-                        break;
-                    }
-                    let result = match sender.ready().await {
-                        Ok(()) => sender.send_request(request.build(&target)).await,
-                        Err(e) => Err(e),
-                    };
-                    let ok = match result {
-                        Ok(response) => {
-                            let status = response.status();
-                            let body = response.into_body().collect().await;
-                            body.is_ok() && status == StatusCode::OK
-                        }
-                        Err(_) => false,
-                    };
-                    let micros = sent.elapsed().as_micros().max(1) as u64;
-                    histogram.saturating_record(micros);
-                    if ok {
-                        report.ok += 1;
-                    } else {
-                        report.errors += 1;
-                        if sender.is_closed() {
-                            match target.connect().await {
-                                Ok(s) => sender = s,
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                }
-                report.latencies = Some(histogram);
-                report.elapsed = start.elapsed();
-                report
-            })
-        })
-        .collect();
-    let mut total = Report::default();
-    for task in tasks {
-        total.merge(task.await?);
-    }
-    Ok(total)
 }
