@@ -2,6 +2,7 @@
 //! (`storage-sqlite/tests`, `storage-postgres/tests`). Each call gets a fresh, empty database.
 
 mod commands;
+mod streams;
 
 use chrono::Duration;
 use serde_json::json;
@@ -27,6 +28,7 @@ pub async fn run_all(db: &dyn Database) {
     presence_and_ws_tickets(db).await;
     pairing(db).await;
     commands::commands(db).await;
+    streams::streams(db).await;
 }
 
 async fn new_user(db: &dyn Database, email: &str) -> Uuid {

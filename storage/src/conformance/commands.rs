@@ -40,7 +40,7 @@ async fn created(db: &dyn Database, new: NewCommand) -> (Command, bool) {
     }
 }
 
-fn phone(owner: Uuid, name: &str) -> NewDevice {
+pub(super) fn phone(owner: Uuid, name: &str) -> NewDevice {
     NewDevice {
         user_id: owner,
         name: name.to_string(),
