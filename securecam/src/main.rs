@@ -14,6 +14,13 @@ use securecam_signal::auth::password::PasswordHasher;
 use securecam_signal::routes::auth;
 use securecam_storage::{NewAuditLog, NewUser, StorageError};
 
+/// mimalloc instead of the system allocator, for two measured reasons (BENCHMARKS.md):
+/// glibc kept the 19 MiB of every argon2 hash in per-thread arenas (a server that had signed
+/// in a hundred users held 1 GiB it did not use), and each idle WebSocket cost 26 KiB of
+/// resident memory with glibc against 15 KiB with mimalloc, mostly fragmentation.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "securecam",

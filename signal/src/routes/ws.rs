@@ -20,6 +20,8 @@ use crate::state::AppState;
 use crate::ws::connection::{self, MAX_FRAME_BYTES};
 
 const TICKET_LIFETIME_SECS: i64 = 30;
+/// What each connection's read buffer starts at; it grows for a larger frame.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -67,7 +69,10 @@ pub async fn connect(
         // Bounded memory per frame; frames over MAX_FRAME_BYTES are closed with 1009 by the
         // connection, larger ones are refused by the library.
         .max_message_size(MAX_FRAME_BYTES * 4)
-        .max_frame_size(MAX_FRAME_BYTES * 4);
+        .max_frame_size(MAX_FRAME_BYTES * 4)
+        // The library's default 128 KiB read buffer is allocated and zeroed per connection up
+        // front; signalling frames are small, and the buffer still grows for a large one.
+        .read_buffer_size(READ_BUFFER_BYTES);
     Ok(upgrade.on_upgrade(move |socket| connection::run(socket, state, device)))
 }
 
