@@ -5,7 +5,8 @@
 //! the database first (a command missed here is found by the retry sweeper).
 //!
 //! Publishing never blocks a request: messages go through a bounded queue to one task that
-//! publishes them in order; a full queue drops the message with a warning.
+//! publishes them in order, in batches of what queued meanwhile; a full queue drops the
+//! message with a warning.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ use crate::ws::hub::close;
 use crate::ws::protocol::ServerMessage;
 
 const QUEUE: usize = 10_000;
+/// Most messages sent to the other nodes in one database round trip.
+const BATCH: usize = 256;
 
 /// A credential that stopped working.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,10 +90,13 @@ impl Bus {
         let outbound = pubsub.clone().map(|pubsub| {
             let (tx, mut rx) = mpsc::channel::<String>(QUEUE);
             tokio::spawn(async move {
-                while let Some(payload) = rx.recv().await {
-                    if let Err(err) = pubsub.publish(&payload).await {
-                        tracing::warn!(error = %err, "could not publish to the other nodes");
+                let mut batch = Vec::with_capacity(BATCH);
+                // Whatever queued while the last batch was on its way goes in the next one.
+                while rx.recv_many(&mut batch, BATCH).await > 0 {
+                    if let Err(err) = pubsub.publish(&batch).await {
+                        tracing::warn!(error = %err, count = batch.len(), "could not publish to the other nodes");
                     }
+                    batch.clear();
                 }
             });
             tx

@@ -39,6 +39,14 @@ const AUDIT_COLUMNS: &str =
 #[derive(Clone, Debug)]
 pub struct PostgresDatabase {
     pool: PgPool,
+    /// Connections with `synchronous_commit = off`, for writes that may be lost in a database
+    /// crash without harm because they are redone anyway: presence (true again at the next
+    /// connect or heartbeat), marking a command dispatched (an unmarked one is sent again,
+    /// and delivery is at-least-once) and messages to other nodes (best effort by design).
+    /// Their commits skip the WAL flush, which a reconnect storm of thousands of devices
+    /// otherwise waits on several times per device (BENCHMARKS.md). Everything else, an
+    /// acknowledgement above all, commits durably.
+    relaxed: PgPool,
 }
 
 impl PostgresDatabase {
@@ -54,9 +62,18 @@ impl PostgresDatabase {
             .max_connections(max_connections.max(1))
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        Ok(PostgresDatabase { pool })
+        let relaxed = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(options.options([("synchronous_commit", "off")]));
+        Ok(PostgresDatabase { pool, relaxed })
+    }
+
+    /// See [`PostgresDatabase::relaxed`].
+    fn relaxed_pool(&self) -> &PgPool {
+        &self.relaxed
     }
 
     /// A transaction that will write (the shared SQL calls this; SQLite needs more here).
@@ -105,12 +122,13 @@ impl Database for PostgresDatabase {
     }
 
     async fn close(&self) {
+        self.relaxed.close().await;
         self.pool.close().await;
     }
 
     fn pubsub(&self) -> Option<std::sync::Arc<dyn securecam_storage::PubSub>> {
         Some(std::sync::Arc::new(pubsub::PgPubSub::new(
-            self.pool.clone(),
+            self.relaxed.clone(),
         )))
     }
 
@@ -429,7 +447,7 @@ impl Database for PostgresDatabase {
             .bind(status.as_str())
             .bind(at)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.relaxed_pool())
             .await?)
     }
 

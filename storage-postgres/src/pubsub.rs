@@ -18,10 +18,11 @@ impl PgPubSub {
 
 #[async_trait]
 impl PubSub for PgPubSub {
-    async fn publish(&self, payload: &str) -> StorageResult<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
+    async fn publish(&self, payloads: &[String]) -> StorageResult<()> {
+        // Notifications of one transaction are delivered in the order they were sent.
+        sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS p(payload, n) ORDER BY n")
             .bind(CHANNEL)
-            .bind(payload)
+            .bind(payloads)
             .execute(&self.pool)
             .await?;
         Ok(())

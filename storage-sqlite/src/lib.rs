@@ -65,6 +65,12 @@ impl SqliteDatabase {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
+    /// Writes that may be lost in a crash without harm (see the PostgreSQL backend); SQLite's
+    /// `synchronous = NORMAL` already commits them without waiting for the disk.
+    fn relaxed_pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }

@@ -11,8 +11,12 @@ pub const MAX_PUBSUB_PAYLOAD: usize = 7900;
 
 #[async_trait]
 pub trait PubSub: Send + Sync {
-    /// Sends `payload` to every subscriber, including this node's own.
-    async fn publish(&self, payload: &str) -> StorageResult<()>;
+    /// Sends each payload, in order, to every subscriber, including this node's own. A
+    /// batch is one round trip, which is what keeps a reconnect storm of thousands of devices
+    /// from queueing one database call per announcement. Identical payloads within one batch
+    /// may arrive once (PostgreSQL folds duplicate notifications of a transaction), so a
+    /// payload must mean the same however often it is received.
+    async fn publish(&self, payloads: &[String]) -> StorageResult<()>;
     /// Starts receiving what every node publishes from now on.
     async fn subscribe(&self) -> StorageResult<Box<dyn Subscription>>;
 }

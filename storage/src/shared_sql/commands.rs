@@ -207,7 +207,9 @@ macro_rules! impl_command_store {
                 limit: u32,
             ) -> $crate::StorageResult<Vec<$crate::Command>> {
                 use $crate::shared_sql::commands::*;
-                // The retry count after this dispatch decides when the next one is due; the
+                // Committed without waiting for the disk where the backend can (a lost claim
+                // only means the command is sent again). The retry count after this dispatch
+                // decides when the next one is due; the
                 // candidate conditions are repeated outside the subquery so that PostgreSQL
                 // re-checks them on a row another node claimed meanwhile.
                 let sql = format!(
@@ -230,7 +232,7 @@ macro_rules! impl_command_store {
                 let mut claimed = query
                     .bind(everything_pending)
                     .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.relaxed_pool())
                     .await?;
                 claimed.sort_by_key(|c| (c.created_at, c.id));
                 Ok(claimed)
