@@ -563,13 +563,17 @@ pub async fn commands(target: &Target, args: CommandArgs) -> anyhow::Result<()> 
     while Instant::now() < wait_until && seen.acknowledged.lock().unwrap().len() < created.len() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let acknowledged = seen.acknowledged.lock().unwrap();
     let mut round_trip = histogram();
     let mut missing = 0;
-    for (id, due) in &created {
-        match acknowledged.get(id) {
-            Some(at) => round_trip.saturating_record(at.duration_since(*due).as_micros() as u64),
-            None => missing += 1,
+    {
+        let acknowledged = seen.acknowledged.lock().unwrap();
+        for (id, due) in &created {
+            match acknowledged.get(id) {
+                Some(at) => {
+                    round_trip.saturating_record(at.duration_since(*due).as_micros() as u64)
+                }
+                None => missing += 1,
+            }
         }
     }
     println!(
@@ -584,7 +588,6 @@ pub async fn commands(target: &Target, args: CommandArgs) -> anyhow::Result<()> 
         "round trip: create due → acknowledged, seen by the sender",
         &round_trip,
     );
-    drop(acknowledged);
     stop_tx.send(true)?;
     for task in tasks {
         let _ = task.await;

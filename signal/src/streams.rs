@@ -74,7 +74,7 @@ pub async fn open(
         StreamOutcome::Created {
             session,
             start_camera,
-        } => (session, start_camera),
+        } => (*session, start_camera),
         StreamOutcome::NotFound => return Err(ApiError::not_found("device")),
         StreamOutcome::NotACamera => {
             return Err(ApiError::client(

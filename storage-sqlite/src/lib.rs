@@ -4,7 +4,9 @@
 //! SQLite and must be switched on per connection; the busy timeout makes a second writer wait
 //! instead of failing with SQLITE_BUSY.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +20,7 @@ use securecam_storage::{
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
 use sqlx::{SqliteConnection, SqlitePool};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -37,6 +40,33 @@ const AUDIT_COLUMNS: &str =
 #[derive(Clone, Debug)]
 pub struct SqliteDatabase {
     pool: SqlitePool,
+    /// One write transaction at a time (see `begin_write`).
+    write_turn: Arc<Semaphore>,
+}
+
+/// A write transaction that holds this process's turn to write until it ends.
+struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _turn: OwnedSemaphorePermit,
+}
+
+impl WriteTx {
+    async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
 }
 
 impl SqliteDatabase {
@@ -55,14 +85,31 @@ impl SqliteDatabase {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        Ok(SqliteDatabase { pool })
+        Ok(SqliteDatabase {
+            pool,
+            write_turn: Arc::new(Semaphore::new(1)),
+        })
     }
 
     /// A transaction that will write. `BEGIN IMMEDIATE` takes the write lock up front: a
     /// deferred transaction that reads first can fail its later upgrade with SQLITE_BUSY when
     /// another connection wrote in between, and the busy timeout does not help there.
-    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+    ///
+    /// Write transactions take turns here first. SQLite has one write lock; a connection that
+    /// finds it taken sleeps in SQLite's busy handler (1, 2, 5, 10... ms) instead of being
+    /// woken when it is free, which under load cost more than the writes themselves
+    /// (BENCHMARKS.md). Single-statement writes do not queue here: they hold the lock for one
+    /// statement only, and both queueing them too and funnelling every write through one
+    /// connection were measured slower.
+    async fn begin_write(&self) -> sqlx::Result<WriteTx> {
+        let turn = self
+            .write_turn
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the write semaphore is never closed");
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx { tx, _turn: turn })
     }
 
     /// Writes that may be lost in a crash without harm (see the PostgreSQL backend); SQLite's

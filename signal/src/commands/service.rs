@@ -171,6 +171,7 @@ async fn store(
         payload: payload.clone(),
         expires_at: at + Duration::seconds(ttl as i64),
         idempotency_key: request.idempotency_key,
+        target_connected: state.hub().is_online(request.target_device_id),
     };
     let audit = NewAuditLog::new("command.create")
         .actor_device(sender.device_id)

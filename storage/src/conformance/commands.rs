@@ -21,6 +21,7 @@ fn command(sender: Uuid, device: Option<Uuid>, target: Uuid, kind: &str) -> NewC
         payload: json!({}),
         expires_at: now() + Duration::seconds(60),
         idempotency_key: None,
+        target_connected: false,
     }
 }
 
@@ -85,6 +86,19 @@ pub async fn commands(db: &dyn Database) {
     // The owner's phone has no push token: nothing to wake it with.
     let (_, woken) = created(db, command(ada, None, ada_phone.id, "ping")).await;
     assert!(!woken);
+    // A target the caller knows to be connected needs no wake-up, whatever its stored status.
+    let yard = db
+        .create_device(camera(ada, "Yard"), "cmd-yard", audit())
+        .await
+        .unwrap();
+    let connected = NewCommand {
+        target_connected: true,
+        ..command(ada, None, yard.id, "ping")
+    };
+    let (_, woken) = created(db, connected).await;
+    assert!(!woken);
+    let (_, woken) = created(db, command(ada, None, yard.id, "ping")).await;
+    assert!(woken, "the first wake-up for the yard camera");
 
     // Strangers, and strangers naming someone else's device as their source, find nothing.
     for new in [

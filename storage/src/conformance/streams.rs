@@ -35,7 +35,7 @@ async fn opened(db: &dyn Database, new: NewStreamSession) -> (StreamSession, boo
         StreamOutcome::Created {
             session,
             start_camera,
-        } => (session, start_camera),
+        } => (*session, start_camera),
         other => panic!("expected a new session, got {other:?}"),
     }
 }

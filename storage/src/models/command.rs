@@ -71,6 +71,9 @@ pub struct NewCommand {
     pub expires_at: DateTime<Utc>,
     /// A retried request with the same key returns the first command.
     pub idempotency_key: Option<String>,
+    /// The target is connected to the caller's node: it is online and needs no wake-up push
+    /// (saves a query per command on the hot path).
+    pub target_connected: bool,
 }
 
 /// What creating a command did.

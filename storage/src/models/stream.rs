@@ -65,7 +65,7 @@ pub struct NewStreamSession {
 pub enum StreamOutcome {
     /// `start_camera` when the camera has no open session yet and must be told to publish.
     Created {
-        session: StreamSession,
+        session: Box<StreamSession>,
         start_camera: bool,
     },
     /// The camera or the requester is unknown, or the requester may not watch the camera.

@@ -29,13 +29,27 @@ pub fn may_cancel(user: &str, device: &str) -> String {
     )
 }
 
-/// Who may command a device: its owner, or a device of the sender with an active link to it.
-/// Parameters: `$1` target, `$2` sender device (may be NULL), `$3` sender user. Returns the
-/// target's owner.
-pub const COMMAND_TARGET_SQL: &str = "SELECT d.user_id FROM devices d WHERE d.id = $1 \
-     AND ($2 IS NULL OR EXISTS (SELECT 1 FROM devices s WHERE s.id = $2 AND s.user_id = $3)) \
-     AND (d.user_id = $3 OR ($2 IS NOT NULL AND EXISTS (SELECT 1 FROM device_links l \
-          WHERE l.camera_device_id = d.id AND l.client_device_id = $2 AND l.status = 'active')))";
+/// Whether `sender_user` (with `sender_device`, which may be NULL) may command device `d`
+/// whose id is `target`: its owner may, or a device of the sender with an active link to it.
+pub fn may_command(target: &str, sender_device: &str, sender_user: &str) -> String {
+    format!(
+        "d.id = {target} \
+         AND ({sender_device} IS NULL OR EXISTS (SELECT 1 FROM devices s \
+              WHERE s.id = {sender_device} AND s.user_id = {sender_user})) \
+         AND (d.user_id = {sender_user} OR ({sender_device} IS NOT NULL AND EXISTS \
+              (SELECT 1 FROM device_links l WHERE l.camera_device_id = d.id \
+               AND l.client_device_id = {sender_device} AND l.status = 'active')))"
+    )
+}
+
+/// [`may_command`] as a query: `$1` target, `$2` sender device, `$3` sender user; returns
+/// the target's owner.
+pub static COMMAND_TARGET_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT d.user_id FROM devices d WHERE {}",
+        may_command("$1", "$2", "$3")
+    )
+});
 
 /// Whether a user may see a device's commands at all: theirs, or linked to one of theirs.
 pub const DEVICE_VISIBLE_SQL: &str = "SELECT 1 FROM devices d WHERE d.id = $1 AND (d.user_id = $2 \
@@ -67,80 +81,79 @@ macro_rules! impl_command_store {
             ) -> $crate::StorageResult<$crate::CommandOutcome> {
                 use $crate::shared_sql::commands::*;
                 let mut tx = self.begin_write().await?;
-                let owner: Option<uuid::Uuid> = sqlx::query_scalar(COMMAND_TARGET_SQL)
-                    .bind(command.target_device_id)
-                    .bind(command.sender_device_id)
-                    .bind(command.sender_user_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(owner) = owner else {
-                    return Ok($crate::CommandOutcome::NotFound);
-                };
-                let existing_sql = format!(
-                    "SELECT {COMMAND_COLUMNS} FROM commands WHERE source_user_id = $1 \
-                     AND target_device_id = $2 AND idempotency_key = $3"
-                );
-                if let Some(key) = &command.idempotency_key {
-                    let existing: Option<$crate::Command> = sqlx::query_as(&existing_sql)
-                        .bind(command.sender_user_id)
-                        .bind(command.target_device_id)
-                        .bind(key)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some(existing) = existing {
-                        return Ok($crate::CommandOutcome::Replayed(existing));
-                    }
-                }
+                // One statement checks the sender's right and inserts; only when it inserts
+                // nothing is it worth asking why (no right, or a replayed idempotency key).
                 let insert = format!(
                     "INSERT INTO commands (id, owner_user_id, source_device_id, target_device_id, \
                      command_type, payload, status, retry_count, created_at, updated_at, expires_at, \
                      next_attempt_at, source_user_id, idempotency_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7, $8, $7, $9, $10) \
+                     SELECT $1, d.user_id, $2, d.id, $4, $5, 'queued', 0, $6, $6, $7, $6, $3, $8 \
+                     FROM devices d WHERE {} \
                      ON CONFLICT (source_user_id, target_device_id, idempotency_key) \
-                     WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING {COMMAND_COLUMNS}"
+                     WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING {COMMAND_COLUMNS}",
+                    may_command("$9", "$2", "$3")
                 );
                 let created: Option<$crate::Command> = sqlx::query_as(&insert)
                     .bind($crate::new_id())
-                    .bind(owner)
                     .bind(command.sender_device_id)
-                    .bind(command.target_device_id)
+                    .bind(command.sender_user_id)
                     .bind(&command.command_type)
                     .bind(sqlx::types::Json(&command.payload))
                     .bind(now)
                     .bind(command.expires_at)
-                    .bind(command.sender_user_id)
                     .bind(&command.idempotency_key)
+                    .bind(command.target_device_id)
                     .fetch_optional(&mut *tx)
                     .await?;
                 let Some(created) = created else {
-                    // A concurrent request with the same key committed first.
-                    drop(tx);
-                    let existing: $crate::Command = sqlx::query_as(&existing_sql)
-                        .bind(command.sender_user_id)
+                    let allowed: Option<uuid::Uuid> = sqlx::query_scalar(COMMAND_TARGET_SQL.as_str())
                         .bind(command.target_device_id)
-                        .bind(&command.idempotency_key)
-                        .fetch_one(&self.pool)
+                        .bind(command.sender_device_id)
+                        .bind(command.sender_user_id)
+                        .fetch_optional(&mut *tx)
                         .await?;
+                    let (Some(_), Some(key)) = (allowed, &command.idempotency_key) else {
+                        return Ok($crate::CommandOutcome::NotFound);
+                    };
+                    // The key was used before (perhaps by a concurrent request that committed
+                    // first): the first command stands.
+                    let existing: $crate::Command = sqlx::query_as(&format!(
+                        "SELECT {COMMAND_COLUMNS} FROM commands WHERE source_user_id = $1 \
+                         AND target_device_id = $2 AND idempotency_key = $3"
+                    ))
+                    .bind(command.sender_user_id)
+                    .bind(command.target_device_id)
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await?;
                     return Ok($crate::CommandOutcome::Replayed(existing));
                 };
+                let owner = created.owner_user_id;
                 let wake_up = serde_json::json!({
                     "kind": "command",
                     "command_id": created.id,
                     "command_type": created.command_type,
                 });
-                let woken = sqlx::query(WAKE_UP_SQL)
-                    .bind($crate::new_id())
-                    .bind(created.target_device_id)
-                    .bind(sqlx::types::Json(&wake_up))
-                    .bind(now)
-                    .bind(created.id)
-                    .execute(&mut *tx)
-                    .await?;
+                // A target connected to the caller's node is online: no wake-up, no query.
+                let woken = if command.target_connected {
+                    false
+                } else {
+                    sqlx::query(WAKE_UP_SQL)
+                        .bind($crate::new_id())
+                        .bind(created.target_device_id)
+                        .bind(sqlx::types::Json(&wake_up))
+                        .bind(now)
+                        .bind(created.id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                        > 0
+                };
                 write_audit(&mut tx, audit.or_target(owner, "command", created.id)).await?;
                 tx.commit().await?;
                 Ok($crate::CommandOutcome::Created {
                     command: created,
-                    wake_up_queued: woken.rows_affected() > 0,
+                    wake_up_queued: woken,
                 })
             }
 

@@ -98,7 +98,7 @@ macro_rules! impl_stream_store {
                 write_audit(&mut tx, audit.or_target(owner, "stream_session", session.id)).await?;
                 tx.commit().await?;
                 Ok($crate::StreamOutcome::Created {
-                    session,
+                    session: Box::new(session),
                     start_camera: open.is_empty(),
                 })
             }
