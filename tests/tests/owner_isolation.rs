@@ -68,6 +68,20 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
+    let alice_stream = expect_json(
+        app.post(
+            "/api/v1/stream-sessions",
+            Some(&alice.token),
+            &json!({"camera_device_id": alice_camera.id, "requester_device_id": alice_phone.id,
+                    "reason": "live_view"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let unknown = uuid::Uuid::now_v7().to_string();
 
     // Every endpoint with an id in its path, taken from the served OpenAPI document so that
@@ -84,6 +98,8 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
             alice_command.clone()
         } else if path.starts_with("/api/v1/events/{id}") {
             alice_event.clone()
+        } else if path.starts_with("/api/v1/stream-sessions/{id}") {
+            alice_stream.clone()
         } else {
             panic!("{path}: which of Alice's resources does its id name? Add it to this test.")
         }
@@ -157,6 +173,16 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
     )
     .await;
     assert_eq!(device, alice_camera.body);
+    let stream = expect_json(
+        app.get(
+            &format!("/api/v1/stream-sessions/{alice_stream}"),
+            Some(&alice.token),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(stream["status"], "requested", "Bob's DELETE ended nothing");
     expect_json(
         app.get("/api/v1/auth/session", Some(&alice.token)).await,
         StatusCode::OK,

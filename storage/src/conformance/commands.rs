@@ -380,8 +380,8 @@ pub async fn commands(db: &dyn Database) {
         .filter(|a| a.action == "command.create")
         .count();
     assert_eq!(
-        creates, 7,
-        "six to the camera by Ada and Bob plus one to Ada's phone"
+        creates, 9,
+        "six to the door camera by Ada and Bob, one to Ada's phone, two to the yard camera"
     );
     assert!(trail
         .items
