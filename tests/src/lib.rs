@@ -378,6 +378,15 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Opens the device's WebSocket and reads its `hello`.
+    pub async fn connect_device(&self, token: &str) -> WsClient {
+        let mut ws = self.ws_connect(Some(token), "").await.expect("connects");
+        assert_eq!(ws_next_json(&mut ws).await["type"], "hello");
+        ws
+    }
+}
+
 /// The next JSON frame (skipping control frames), within 5 s.
 pub async fn ws_next_json(ws: &mut WsClient) -> Value {
     use futures::StreamExt;

@@ -24,12 +24,6 @@ both_backends!(
     offline_device_with_push_token_gets_a_wake_up,
 );
 
-async fn connect(app: &TestApp, token: &str) -> WsClient {
-    let mut ws = app.ws_connect(Some(token), "").await.expect("connects");
-    assert_eq!(ws_next_json(&mut ws).await["type"], "hello");
-    ws
-}
-
 async fn send_command(app: &TestApp, token: &str, target: &str, body: Value) -> Value {
     let response = app
         .post(
@@ -76,8 +70,8 @@ async fn round_trip_over_rest_and_websocket(backend: Backend) {
     let owner = app.sign_up("owner@example.com").await;
     let camera = app.create_device(&owner.token, "Door", "camera").await;
     let phone = app.create_device(&owner.token, "Phone", "viewer").await;
-    let mut camera_ws = connect(&app, &camera.token).await;
-    let mut phone_ws = connect(&app, &phone.token).await;
+    let mut camera_ws = app.connect_device(&camera.token).await;
+    let mut phone_ws = app.connect_device(&phone.token).await;
 
     // REST with a user token: stored queued, delivered at once, acknowledged with a result.
     let sent = send_command(
@@ -196,7 +190,7 @@ async fn offline_commands_arrive_oldest_first_after_reconnect_and_restart(backen
     }
 
     // The camera connects: its backlog, oldest first, right after hello.
-    let mut ws = connect(&app, &camera.token).await;
+    let mut ws = app.connect_device(&camera.token).await;
     for id in &ids {
         let command = ws_next_of_type(&mut ws, "command").await["command"].clone();
         assert_eq!(&command["id"], id);
@@ -204,7 +198,7 @@ async fn offline_commands_arrive_oldest_first_after_reconnect_and_restart(backen
     }
     // It drops without answering; reconnecting gets the same three again.
     drop(ws);
-    let mut ws = connect(&app, &camera.token).await;
+    let mut ws = app.connect_device(&camera.token).await;
     for id in &ids {
         let command = ws_next_of_type(&mut ws, "command").await["command"].clone();
         assert_eq!(&command["id"], id);
@@ -216,7 +210,7 @@ async fn offline_commands_arrive_oldest_first_after_reconnect_and_restart(backen
 
     // A restart loses nothing: the two unanswered commands arrive from the new server.
     app.restart().await;
-    let mut ws = connect(&app, &camera.token).await;
+    let mut ws = app.connect_device(&camera.token).await;
     for id in &ids[1..] {
         let command = ws_next_of_type(&mut ws, "command").await["command"].clone();
         assert_eq!(&command["id"], id);
@@ -239,7 +233,7 @@ async fn unacknowledged_commands_are_retried_with_backoff(backend: Backend) {
     .await;
     let owner = app.sign_up("owner@example.com").await;
     let camera = app.create_device(&owner.token, "Door", "camera").await;
-    let mut ws = connect(&app, &camera.token).await;
+    let mut ws = app.connect_device(&camera.token).await;
     let sent = send_command(
         &app,
         &owner.token,
@@ -273,7 +267,7 @@ async fn expired_commands_are_not_delivered(backend: Backend) {
     let owner = app.sign_up("owner@example.com").await;
     let camera = app.create_device(&owner.token, "Door", "camera").await;
     let phone = app.create_device(&owner.token, "Phone", "viewer").await;
-    let mut phone_ws = connect(&app, &phone.token).await;
+    let mut phone_ws = app.connect_device(&phone.token).await;
     ws_send(
         &mut phone_ws,
         &json!({"type": "command.send", "ref": 9, "target_device_id": camera.id,
@@ -299,7 +293,7 @@ async fn expired_commands_are_not_delivered(backend: Backend) {
         "expired",
     )
     .await;
-    let mut camera_ws = connect(&app, &camera.token).await;
+    let mut camera_ws = app.connect_device(&camera.token).await;
     ws_expect_none_of_type(&mut camera_ws, "command", Duration::from_millis(500)).await;
     // Answering it late changes nothing.
     ack(
@@ -448,7 +442,7 @@ async fn bad_commands_are_refused_and_nothing_is_stored(backend: Backend) {
     assert!(item_ids(&list).is_empty(), "nothing was stored");
 
     // Over the WebSocket: an `error` with the ref, and the connection stays.
-    let mut ws = connect(&app, &phone.token).await;
+    let mut ws = app.connect_device(&phone.token).await;
     let frames = [
         (
             json!({"type": "command.send", "ref": "a", "target_device_id": camera.id, "command_type": "teleport"}),
@@ -493,7 +487,7 @@ async fn other_owners_cannot_command_or_see(backend: Backend) {
     let stranger = app.sign_up("stranger@example.com").await;
     let camera = app.create_device(&owner.token, "Door", "camera").await;
     let strangers_phone = app.create_device(&stranger.token, "Phone", "viewer").await;
-    let mut camera_ws = connect(&app, &camera.token).await;
+    let mut camera_ws = app.connect_device(&camera.token).await;
     let sent = send_command(
         &app,
         &owner.token,
@@ -556,7 +550,7 @@ async fn other_owners_cannot_command_or_see(backend: Backend) {
     expect_problem(impersonated, StatusCode::NOT_FOUND, "not_found").await;
 
     // Over the WebSocket too; and the camera never hears from the stranger.
-    let mut ws = connect(&app, &strangers_phone.token).await;
+    let mut ws = app.connect_device(&strangers_phone.token).await;
     ws_send(&mut ws, &json!({"type": "command.send", "ref": 1, "target_device_id": camera.id, "command_type": "ping"}).to_string()).await;
     assert_eq!(ws_next_of_type(&mut ws, "error").await["code"], "not_found");
     // Answering someone else's command is refused and changes nothing.
@@ -601,7 +595,7 @@ async fn revoking_a_link_stops_its_commands(backend: Backend) {
 
     // The friend's phone may command the shared camera (the owner sees it; the camera is
     // offline so it waits).
-    let mut ws = connect(&app, &friends_phone.token).await;
+    let mut ws = app.connect_device(&friends_phone.token).await;
     ws_send(&mut ws, &json!({"type": "command.send", "ref": 1, "target_device_id": camera.id, "command_type": "take_snapshot"}).to_string()).await;
     let command = ws_next_of_type(&mut ws, "command.accepted").await["command"].clone();
     assert_eq!(command["owner_user_id"], owner.id.as_str());
@@ -633,7 +627,7 @@ async fn revoking_a_link_stops_its_commands(backend: Backend) {
     assert_eq!(error["code"], "not_found");
     assert_eq!(error["ref"], 2);
     // The camera, connecting now, gets nothing of the friend's.
-    let mut camera_ws = connect(&app, &camera.token).await;
+    let mut camera_ws = app.connect_device(&camera.token).await;
     ws_expect_none_of_type(&mut camera_ws, "command", Duration::from_millis(300)).await;
 }
 
@@ -696,7 +690,7 @@ async fn offline_device_with_push_token_gets_a_wake_up(backend: Backend) {
     assert_eq!(item_ids(&pending), item_ids(&deliveries));
 
     // Once the camera is online, commands need no wake-up.
-    let mut ws = connect(&app, camera_token).await;
+    let mut ws = app.connect_device(camera_token).await;
     ws_next_of_type(&mut ws, "command").await;
     send_command(
         &app,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use securecam_tests::{
     both_backends, expect_json, expect_problem, item_ids, spawn_app, ws_expect_none_of_type,
-    ws_next_json, ws_next_of_type, ws_send, Backend, TestApp, WsClient,
+    ws_next_of_type, ws_send, Backend, TestApp,
 };
 use serde_json::{json, Value};
 
@@ -15,12 +15,6 @@ both_backends!(
     events_reach_the_owner_and_linked_viewers_only,
     reporting_over_rest_and_bad_input
 );
-
-async fn connect(app: &TestApp, token: &str) -> WsClient {
-    let mut ws = app.ws_connect(Some(token), "").await.expect("connects");
-    assert_eq!(ws_next_json(&mut ws).await["type"], "hello");
-    ws
-}
 
 /// A device created with a push token, as a phone app registers itself.
 async fn push_device(app: &TestApp, user_token: &str, name: &str, role: &str) -> (String, String) {
@@ -55,7 +49,7 @@ async fn events_reach_the_owner_and_linked_viewers_only(backend: Backend) {
         .await;
 
     // Before the friend is linked: an event the friend will never see.
-    let mut camera_ws = connect(&app, &camera_token).await;
+    let mut camera_ws = app.connect_device(&camera_token).await;
     ws_send(
         &mut camera_ws,
         &json!({"type": "event.start", "ref": 0, "triggered_by": "sound"}).to_string(),
@@ -84,9 +78,9 @@ async fn events_reach_the_owner_and_linked_viewers_only(backend: Backend) {
     )
     .await;
 
-    let mut phone_ws = connect(&app, &phone_token).await;
-    let mut friend_ws = connect(&app, &friends_phone_token).await;
-    let mut stranger_ws = connect(&app, &strangers_phone.token).await;
+    let mut phone_ws = app.connect_device(&phone_token).await;
+    let mut friend_ws = app.connect_device(&friends_phone_token).await;
+    let mut stranger_ws = app.connect_device(&strangers_phone.token).await;
 
     ws_send(
         &mut camera_ws,
@@ -438,7 +432,7 @@ async fn reporting_over_rest_and_bad_input(backend: Backend) {
     );
 
     // Over the WebSocket: errors with the ref, the connection stays.
-    let mut ws = connect(&app, &phone.token).await;
+    let mut ws = app.connect_device(&phone.token).await;
     ws_send(
         &mut ws,
         &json!({"type": "event.start", "ref": 1, "triggered_by": "motion"}).to_string(),
@@ -449,7 +443,7 @@ async fn reporting_over_rest_and_bad_input(backend: Backend) {
         (error["code"].as_str(), error["ref"].as_i64()),
         (Some("not_a_camera"), Some(1))
     );
-    let mut ws = connect(&app, &camera.token).await;
+    let mut ws = app.connect_device(&camera.token).await;
     for (frame, code) in [
         (
             json!({"type": "event.start", "ref": 2, "triggered_by": "nope"}),

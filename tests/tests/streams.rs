@@ -11,7 +11,7 @@ use base64::Engine;
 use reqwest::StatusCode;
 use securecam_tests::{
     both_backends, expect_json, expect_problem, spawn_app, spawn_app_with, ws_expect_none_of_type,
-    ws_next_json, ws_next_of_type, ws_send, Backend, TestApp, WsClient,
+    ws_next_of_type, ws_send, Backend, TestApp,
 };
 use serde_json::{json, Value};
 
@@ -23,12 +23,6 @@ both_backends!(
     deleting_the_camera_ends_its_sessions,
     other_owners_and_bad_input,
 );
-
-async fn connect(app: &TestApp, token: &str) -> WsClient {
-    let mut ws = app.ws_connect(Some(token), "").await.expect("connects");
-    assert_eq!(ws_next_json(&mut ws).await["type"], "hello");
-    ws
-}
 
 async fn open(app: &TestApp, token: &str, camera: &str, requester: &str) -> Value {
     expect_json(
@@ -76,8 +70,8 @@ async fn live_view_asks_the_camera_to_publish_once(backend: Backend) {
     let camera = app.create_device(&owner.token, "Porch", "camera").await;
     let phone = app.create_device(&owner.token, "Phone", "viewer").await;
     let tablet = app.create_device(&owner.token, "Tablet", "viewer").await;
-    let mut camera_ws = connect(&app, &camera.token).await;
-    let mut phone_ws = connect(&app, &phone.token).await;
+    let mut camera_ws = app.connect_device(&camera.token).await;
+    let mut phone_ws = app.connect_device(&phone.token).await;
 
     let first = open(&app, &owner.token, &camera.id, &phone.id).await;
     assert_eq!(first["status"], "requested");
@@ -199,7 +193,7 @@ async fn sessions_fail_when_the_camera_does_not_publish(backend: Backend) {
     let owner = app.sign_up("owner@example.com").await;
     let camera = app.create_device(&owner.token, "Garage", "camera").await;
     let phone = app.create_device(&owner.token, "Phone", "viewer").await;
-    let mut phone_ws = connect(&app, &phone.token).await;
+    let mut phone_ws = app.connect_device(&phone.token).await;
 
     // The camera is offline and never publishes.
     let session = open(&app, &owner.token, &camera.id, &phone.id).await;
@@ -214,7 +208,7 @@ async fn sessions_fail_when_the_camera_does_not_publish(backend: Backend) {
     // Its start_stream lived no longer than the session could wait: a camera that comes back
     // later is not told to publish for a session that is over.
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    let mut camera_ws = connect(&app, &camera.token).await;
+    let mut camera_ws = app.connect_device(&camera.token).await;
     ws_expect_none_of_type(&mut camera_ws, "command", Duration::from_millis(700)).await;
 }
 
@@ -223,8 +217,8 @@ async fn a_camera_that_refuses_fails_its_sessions(backend: Backend) {
     let owner = app.sign_up("owner@example.com").await;
     let camera = app.create_device(&owner.token, "Hall", "camera").await;
     let phone = app.create_device(&owner.token, "Phone", "viewer").await;
-    let mut camera_ws = connect(&app, &camera.token).await;
-    let mut phone_ws = connect(&app, &phone.token).await;
+    let mut camera_ws = app.connect_device(&camera.token).await;
+    let mut phone_ws = app.connect_device(&phone.token).await;
 
     let session = open(&app, &phone.token, &camera.id, &phone.id).await;
     let start = ws_next_of_type(&mut camera_ws, "command").await["command"].clone();
@@ -267,8 +261,8 @@ async fn revoking_a_link_ends_the_clients_views(backend: Backend) {
     let camera = app.create_device(&owner.token, "Shop", "camera").await;
     let friends_phone = app.create_device(&friend.token, "Friend", "viewer").await;
     let link = app.share(&owner, &camera, &friend, &friends_phone).await;
-    let mut friend_ws = connect(&app, &friends_phone.token).await;
-    let mut camera_ws = connect(&app, &camera.token).await;
+    let mut friend_ws = app.connect_device(&friends_phone.token).await;
+    let mut camera_ws = app.connect_device(&camera.token).await;
 
     // The friend may watch the shared camera; the session belongs to the camera's owner.
     let session = open(&app, &friend.token, &camera.id, &friends_phone.id).await;
