@@ -1,6 +1,6 @@
 //! Two real `securecam serve --components signal` processes on one PostgreSQL behave as one:
-//! presence, commands (both ways), `command.updated` and `event.created` cross from one to
-//! the other; a device connecting to the second node replaces its connection on the first;
+//! presence, commands (both ways), `command.updated`, `event.created` and `stream.updated`
+//! cross from one to the other; a device connecting to the second node replaces its connection on the first;
 //! a sign-out on one node stops the token on the other at once, despite its credential
 //! cache; deleting a device closes its WebSocket wherever it is.
 
@@ -133,7 +133,7 @@ async fn two_processes_behave_as_one() {
         }
     };
     let (camera_id, camera_token) = device("Door", "camera").await;
-    let (_phone_id, phone_token) = device("Phone", "viewer").await;
+    let (phone_id, phone_token) = device("Phone", "viewer").await;
 
     // The phone on A hears the camera come online on B.
     let mut phone = connect(&a, &phone_token).await;
@@ -172,6 +172,28 @@ async fn two_processes_behave_as_one() {
     let event = next_of_type(&mut camera, "event.started").await["event"].clone();
     let created = next_of_type(&mut phone, "event.created").await;
     assert_eq!(created["event"], event);
+
+    // Live view asked on A: the camera on B is told to publish; its answer moves the session
+    // and the phone on A hears so.
+    let (status, session) = post(
+        &http,
+        &format!("{a}/api/v1/stream-sessions"),
+        Some(&phone_token),
+        json!({"camera_device_id": camera_id, "requester_device_id": phone_id, "reason": "live_view"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let start = next_of_type(&mut camera, "command").await["command"].clone();
+    assert_eq!(start["command_type"], "start_stream");
+    assert_eq!(start["payload"]["stream_session_id"], session["id"]);
+    send(
+        &mut camera,
+        json!({"type": "command.ack", "command_id": start["id"], "status": "acknowledged"}),
+    )
+    .await;
+    let updated = next_of_type(&mut phone, "stream.updated").await["stream_session"].clone();
+    assert_eq!(updated["id"], session["id"]);
+    assert_eq!(updated["status"], "starting");
 
     // The camera reconnects to A: its connection on B closes with 4001 and it stays online.
     let mut camera_on_a = connect(&a, &camera_token).await;
