@@ -254,7 +254,7 @@ macro_rules! impl_stream_store {
                     .bind(candidate.camera_device_id)
                     .fetch_optional(&mut *tx)
                     .await?;
-                    sqlx::query(
+                    let released = sqlx::query(
                         "UPDATE stream_sessions SET camera_released_at = $1 WHERE camera_device_id = $2 \
                          AND camera_released_at IS NULL AND status IN ('ended', 'failed') AND ended_at <= $3",
                     )
@@ -263,7 +263,8 @@ macro_rules! impl_stream_store {
                     .bind(ended_before)
                     .execute(&mut *tx)
                     .await?;
-                    if still_needed.is_none() {
+                    // Another node's sweep may have released them first: it tells the camera.
+                    if still_needed.is_none() && released.rows_affected() > 0 {
                         idle.push(candidate);
                     }
                 }
