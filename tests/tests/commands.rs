@@ -572,26 +572,7 @@ async fn revoking_a_link_stops_its_commands(backend: Backend) {
     let friend = app.sign_up("friend@example.com").await;
     let camera = app.create_device(&owner.token, "Door", "camera").await;
     let friends_phone = app.create_device(&friend.token, "Phone", "viewer").await;
-    let invite = expect_json(
-        app.post(
-            "/api/v1/device-links/invites",
-            Some(&owner.token),
-            &json!({"camera_device_id": camera.id}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let link = expect_json(
-        app.post(
-            "/api/v1/device-links/invites/accept",
-            Some(&friend.token),
-            &json!({"code": invite["code"], "client_device_id": friends_phone.id}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let link = app.share(&owner, &camera, &friend, &friends_phone).await;
 
     // The friend's phone may command the shared camera (the owner sees it; the camera is
     // offline so it waits).
