@@ -119,9 +119,10 @@ impl From<SendError> for ApiError {
 pub async fn send(
     state: &AppState,
     sender: Sender,
-    request: SendRequest,
+    mut request: SendRequest,
 ) -> Result<Sent, SendError> {
-    let payload = validate_client_command(&request.command_type, request.payload.clone())
+    // `store` takes the validated payload; the request's own copy is not needed again.
+    let payload = validate_client_command(&request.command_type, request.payload.take())
         .map_err(SendError::Payload)?;
     if let Some(key) = &request.idempotency_key {
         let printable = key.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
