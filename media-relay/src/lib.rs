@@ -1,5 +1,23 @@
-//! SecureCam's WebRTC SFU: cameras publish over WHIP, viewers watch over WHEP.
-//! The SFU itself (str0m) comes with the relay issue; what exists now is the media token the
-//! relay will accept, which signal already issues.
+//! SecureCam's WebRTC SFU: cameras publish over WHIP (RFC 9725), viewers watch over WHEP.
+//!
+//! - [`core`]: the relay as a sans-IO state machine over str0m (`Rtc` per peer, RTP mode).
+//! - [`driver`]: the tokio task that owns the one UDP socket and the clock.
+//! - [`http`]: the WHIP/WHEP endpoints.
+//! - [`token`]: the media tokens signal issues and the relay checks without a database.
 
+pub mod core;
+pub mod driver;
+pub mod factory;
+pub mod h264;
+pub mod http;
+pub mod offer;
+pub mod rewrite;
+pub mod stun;
 pub mod token;
+
+/// What a leg does: a camera publishing (WHIP) or a viewer watching (WHEP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LegRole {
+    Publisher,
+    Viewer,
+}

@@ -1,0 +1,265 @@
+//! The thin async part: one task owns the UDP socket and the [`Relay`], feeds it datagrams,
+//! commands from the HTTP handlers and the clock, and sends what it queues. Everything else is
+//! in the sans-IO core.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use str0m::IceCreds;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::core::{
+    AddError, LegIce, CoreConfig, LegSnapshot, Relay, RelayEvent, RelayStats, StreamSnapshot,
+    TrickleError,
+};
+use crate::factory::{NewPeer, RtcFactory};
+use crate::LegRole;
+
+/// How many commands may wait for the relay task; HTTP handlers wait for room (backpressure).
+const COMMAND_QUEUE: usize = 256;
+/// Datagrams read in one go before the task looks at commands and timers again.
+const RECV_BATCH: usize = 64;
+
+pub enum Command {
+    Add {
+        id: String,
+        role: LegRole,
+        stream: String,
+        device: Uuid,
+        session: Uuid,
+        peer: Box<NewPeer>,
+        reply: oneshot::Sender<Result<(), AddError>>,
+    },
+    Remove {
+        id: String,
+        reply: oneshot::Sender<bool>,
+    },
+    Trickle {
+        id: String,
+        candidates: Vec<String>,
+        restart: Option<IceCreds>,
+        reply: oneshot::Sender<Result<Option<IceCreds>, TrickleError>>,
+    },
+    Ufrag {
+        id: String,
+        reply: oneshot::Sender<Option<LegIce>>,
+    },
+    EndSession {
+        session: Uuid,
+    },
+    Snapshot {
+        reply: oneshot::Sender<Snapshot>,
+    },
+}
+
+/// The relay's state as `/metrics` shows it.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub streams: Vec<StreamSnapshot>,
+    pub legs: Vec<LegSnapshot>,
+    pub stats: RelayStats,
+}
+
+/// The handle HTTP handlers and signal use; cheap to clone.
+#[derive(Clone)]
+pub struct RelayHandle {
+    commands: mpsc::Sender<Command>,
+    factory: RtcFactory,
+    udp_addr: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the relay task has stopped")]
+pub struct Stopped;
+
+impl RelayHandle {
+    pub fn factory(&self) -> &RtcFactory {
+        &self.factory
+    }
+
+    /// The local address of the UDP socket.
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.udp_addr
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Stopped> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(make(reply)).await.map_err(|_| Stopped)?;
+        answer.await.map_err(|_| Stopped)
+    }
+
+    pub async fn add(
+        &self,
+        id: String,
+        role: LegRole,
+        stream: String,
+        device: Uuid,
+        session: Uuid,
+        peer: NewPeer,
+    ) -> Result<Result<(), AddError>, Stopped> {
+        self.ask(|reply| Command::Add {
+            id,
+            role,
+            stream,
+            device,
+            session,
+            peer: Box::new(peer),
+            reply,
+        })
+        .await
+    }
+
+    pub async fn remove(&self, id: String) -> Result<bool, Stopped> {
+        self.ask(|reply| Command::Remove { id, reply }).await
+    }
+
+    pub async fn trickle(
+        &self,
+        id: String,
+        candidates: Vec<String>,
+        restart: Option<IceCreds>,
+    ) -> Result<Result<Option<IceCreds>, TrickleError>, Stopped> {
+        self.ask(|reply| Command::Trickle {
+            id,
+            candidates,
+            restart,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn ufrag(&self, id: String) -> Result<Option<LegIce>, Stopped> {
+        self.ask(|reply| Command::Ufrag { id, reply }).await
+    }
+
+    /// Signal ended a stream session: drop its viewer legs. Fire and forget.
+    pub fn end_session(&self, session: Uuid) {
+        let _ = self.commands.try_send(Command::EndSession { session });
+    }
+
+    pub async fn snapshot(&self) -> Result<Snapshot, Stopped> {
+        self.ask(|reply| Command::Snapshot { reply }).await
+    }
+}
+
+/// Binds the UDP socket and returns the handle and the task to spawn. The task runs until
+/// `shutdown` resolves or every handle is dropped; `events` receives what signal must know.
+pub async fn start(
+    bind: SocketAddr,
+    factory: RtcFactory,
+    config: CoreConfig,
+    events: mpsc::UnboundedSender<RelayEvent>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(RelayHandle, impl Future<Output = ()> + Send + 'static)> {
+    let socket = UdpSocket::bind(bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding the relay's UDP port {bind}: {e}"))?;
+    let udp_addr = socket.local_addr()?;
+    let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+    let relay = Relay::new(config, factory.candidates());
+    let handle = RelayHandle {
+        commands,
+        factory,
+        udp_addr,
+    };
+    Ok((handle, run(socket, relay, rx, events, shutdown)))
+}
+
+async fn run(
+    socket: UdpSocket,
+    mut relay: Relay,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::UnboundedSender<RelayEvent>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let socket = Arc::new(socket);
+    let mut buf = vec![0u8; 2048];
+    tokio::pin!(shutdown);
+    let sleep = tokio::time::sleep_until(Instant::now().into());
+    tokio::pin!(sleep);
+    loop {
+        let deadline = relay.next_timeout(Instant::now());
+        sleep.as_mut().reset(deadline.into());
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            command = commands.recv() => match command {
+                Some(command) => on_command(&mut relay, command),
+                None => break,
+            },
+            received = socket.recv_from(&mut buf) => {
+                if let Ok((n, source)) = received {
+                    relay.handle_datagram(Instant::now(), source, &buf[..n]);
+                    for _ in 0..RECV_BATCH {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((n, source)) => relay.handle_datagram(Instant::now(), source, &buf[..n]),
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            _ = &mut sleep => {}
+        }
+        // Timers are served even when the socket never goes quiet.
+        let now = Instant::now();
+        if now >= deadline {
+            relay.handle_timeout(now);
+        }
+        while let Some(transmit) = relay.poll_transmit() {
+            // A full send buffer drops the datagram, as the network would: RTP copes, and one
+            // slow peer never blocks the others.
+            let _ = socket.try_send_to(&transmit.contents, transmit.destination);
+        }
+        while let Some(event) = relay.poll_event() {
+            let _ = events.send(event);
+        }
+    }
+    tracing::debug!("media relay stopped");
+}
+
+fn on_command(relay: &mut Relay, command: Command) {
+    let now = Instant::now();
+    match command {
+        Command::Add {
+            id,
+            role,
+            stream,
+            device,
+            session,
+            peer,
+            reply,
+        } => {
+            let result = relay.add_leg(now, id, role, &stream, device, session, *peer);
+            let _ = reply.send(result);
+        }
+        Command::Remove { id, reply } => {
+            let _ = reply.send(relay.remove_leg(now, &id));
+        }
+        Command::Trickle {
+            id,
+            candidates,
+            restart,
+            reply,
+        } => {
+            let _ = reply.send(relay.trickle(now, &id, &candidates, restart));
+        }
+        Command::Ufrag { id, reply } => {
+            let _ = reply.send(relay.ice(&id));
+        }
+        Command::EndSession { session } => {
+            relay.end_session(now, session);
+        }
+        Command::Snapshot { reply } => {
+            let (streams, legs) = relay.snapshot();
+            let _ = reply.send(Snapshot {
+                streams,
+                legs,
+                stats: relay.stats(),
+            });
+        }
+    }
+}
