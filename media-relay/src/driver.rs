@@ -3,8 +3,7 @@
 //! in the sans-IO core.
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use str0m::IceCreds;
@@ -16,7 +15,7 @@ use crate::core::{
     AddError, LegIce, CoreConfig, LegSnapshot, Relay, RelayEvent, RelayStats, StreamSnapshot,
     TrickleError,
 };
-use crate::factory::{NewPeer, RtcFactory};
+use crate::factory::{candidate_addrs, NewPeer, RtcFactory};
 use crate::LegRole;
 
 /// How many commands may wait for the relay task; HTTP handlers wait for room (backpressure).
@@ -146,19 +145,35 @@ impl RelayHandle {
     }
 }
 
-/// Binds the UDP socket and returns the handle and the task to spawn. The task runs until
-/// `shutdown` resolves or every handle is dropped; `events` receives what signal must know.
+/// The relay's task, to be run (spawned) until shutdown.
+pub struct RelayTask {
+    socket: UdpSocket,
+    relay: Relay,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::UnboundedSender<RelayEvent>,
+}
+
+impl RelayTask {
+    /// Runs until `shutdown` resolves or every handle is dropped.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        run(self.socket, self.relay, self.commands, self.events, shutdown).await
+    }
+}
+
+/// Binds the UDP port (port 0 picks one), offers it at `public_ip` (NAT 1:1) or this host's
+/// address and loopback, and returns the handle and the task to run. `events` receives what
+/// signal must know.
 pub async fn start(
     bind: SocketAddr,
-    factory: RtcFactory,
+    public_ip: Option<IpAddr>,
     config: CoreConfig,
     events: mpsc::UnboundedSender<RelayEvent>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(RelayHandle, impl Future<Output = ()> + Send + 'static)> {
+) -> anyhow::Result<(RelayHandle, RelayTask)> {
     let socket = UdpSocket::bind(bind)
         .await
         .map_err(|e| anyhow::anyhow!("binding the relay's UDP port {bind}: {e}"))?;
     let udp_addr = socket.local_addr()?;
+    let factory = RtcFactory::new(candidate_addrs(public_ip, udp_addr.port()))?;
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let relay = Relay::new(config, factory.candidates());
     let handle = RelayHandle {
@@ -166,7 +181,13 @@ pub async fn start(
         factory,
         udp_addr,
     };
-    Ok((handle, run(socket, relay, rx, events, shutdown)))
+    let task = RelayTask {
+        socket,
+        relay,
+        commands: rx,
+        events,
+    };
+    Ok((handle, task))
 }
 
 async fn run(
@@ -176,7 +197,6 @@ async fn run(
     events: mpsc::UnboundedSender<RelayEvent>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let socket = Arc::new(socket);
     let mut buf = vec![0u8; 2048];
     tokio::pin!(shutdown);
     let sleep = tokio::time::sleep_until(Instant::now().into());
@@ -194,9 +214,15 @@ async fn run(
             received = socket.recv_from(&mut buf) => {
                 if let Ok((n, source)) = received {
                     relay.handle_datagram(Instant::now(), source, &buf[..n]);
+                    flush(&socket, &mut relay);
                     for _ in 0..RECV_BATCH {
                         match socket.try_recv_from(&mut buf) {
-                            Ok((n, source)) => relay.handle_datagram(Instant::now(), source, &buf[..n]),
+                            Ok((n, source)) => {
+                                relay.handle_datagram(Instant::now(), source, &buf[..n]);
+                                // Sent at once, not after the batch: forwarding latency is
+                                // what a viewer feels.
+                                flush(&socket, &mut relay);
+                            }
                             Err(_) => break,
                         }
                     }
@@ -209,16 +235,20 @@ async fn run(
         if now >= deadline {
             relay.handle_timeout(now);
         }
-        while let Some(transmit) = relay.poll_transmit() {
-            // A full send buffer drops the datagram, as the network would: RTP copes, and one
-            // slow peer never blocks the others.
-            let _ = socket.try_send_to(&transmit.contents, transmit.destination);
-        }
+        flush(&socket, &mut relay);
         while let Some(event) = relay.poll_event() {
             let _ = events.send(event);
         }
     }
     tracing::debug!("media relay stopped");
+}
+
+fn flush(socket: &UdpSocket, relay: &mut Relay) {
+    while let Some(transmit) = relay.poll_transmit() {
+        // A full send buffer drops the datagram, as the network would: RTP copes, and one slow
+        // peer never blocks the others.
+        let _ = socket.try_send_to(&transmit.contents, transmit.destination);
+    }
 }
 
 fn on_command(relay: &mut Relay, command: Command) {

@@ -108,6 +108,7 @@ impl RtcFactory {
                 Kind::Other => continue,
             };
             let remote_pts = media.remote_pts().to_vec();
+            let media_kind = media.kind();
             let Some(pt) = rtc
                 .codec_config()
                 .find(|p| p.spec().codec == codec && remote_pts.contains(&p.pt()))
@@ -126,7 +127,7 @@ impl RtcFactory {
             };
             tracks.push(PeerTrack {
                 mid,
-                kind: media.kind(),
+                kind: media_kind,
                 pt,
                 send_ssrc,
             });

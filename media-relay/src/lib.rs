@@ -5,11 +5,14 @@
 //! - [`http`]: the WHIP/WHEP endpoints.
 //! - [`token`]: the media tokens signal issues and the relay checks without a database.
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod core;
 pub mod driver;
 pub mod factory;
 pub mod h264;
 pub mod http;
+pub mod metrics;
 pub mod offer;
 pub mod rewrite;
 pub mod stun;

@@ -51,7 +51,7 @@ fn sections(sdp: &str) -> Result<Vec<Section<'_>>, OfferError> {
     Ok(out)
 }
 
-fn attr<'a>(section: &Section<'a>, name: &str) -> impl Iterator<Item = &'a str> + '_ {
+fn attr<'a, 's>(section: &'s Section<'a>, name: &str) -> impl Iterator<Item = &'a str> + 's {
     let prefix = format!("a={name}");
     section.lines.iter().filter_map(move |l| {
         let rest = l.strip_prefix(&prefix)?;

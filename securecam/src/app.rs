@@ -10,7 +10,11 @@ use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
-use securecam_signal::commands;
+use securecam_media_relay::core::RelayEvent;
+use securecam_media_relay::driver::{self, RelayTask};
+use securecam_media_relay::http::{self as media_http, MediaHttp};
+use securecam_media_relay::metrics as relay_metrics;
+use securecam_signal::{commands, streams};
 use securecam_signal::error::problem_for_bare_errors;
 use securecam_signal::mail::{LogMailer, Mailer, SmtpMailer};
 use securecam_signal::media::MediaConfig;
@@ -19,7 +23,7 @@ use securecam_signal::ws::hub::close;
 use securecam_signal::AppState;
 use securecam_storage::Database;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -45,6 +49,8 @@ pub struct Application {
     /// The signal component's state: its WebSockets are closed at shutdown and its command
     /// sweeper runs alongside the server.
     signal: Option<AppState>,
+    /// The media relay's task and the events it reports to signal.
+    relay: Option<(RelayTask, mpsc::UnboundedReceiver<RelayEvent>)>,
 }
 
 impl Application {
@@ -82,17 +88,53 @@ impl Application {
         if settings.auto_migrate {
             db.migrate().await.context("applying migrations")?;
         }
-        // Created now so the first start leaves them in place; the relay issue uses them.
         let keys = keys::load_or_create(&settings.data_dir)?;
 
-        let mut router = Router::new().merge(ops::router(db.clone(), telemetry::metrics_handle()));
+        // The relay binds its UDP port first: signal hands out its endpoints.
+        let mut relay = None;
+        let mut metrics_sources: Vec<ops::MetricsSource> = Vec::new();
+        if components.contains(&Component::Relay) {
+            let (events, events_rx) = mpsc::unbounded_channel();
+            let bind = SocketAddr::from(([0, 0, 0, 0], settings.relay_udp_port));
+            let (handle, task) =
+                driver::start(bind, settings.relay.public_ip, settings.relay.core(), events)
+                    .await?;
+            tracing::debug!(udp = %handle.udp_addr(), "media relay bound");
+            let source = handle.clone();
+            metrics_sources.push(Arc::new(move || {
+                let source = source.clone();
+                Box::pin(async move {
+                    source
+                        .snapshot()
+                        .await
+                        .map(|s| relay_metrics::render(&s))
+                        .unwrap_or_default()
+                })
+            }));
+            relay = Some((handle, task, events_rx));
+        }
+        let media = MediaConfig {
+            signing_key: Arc::new(keys.media_signing.clone()),
+            ice_urls: settings.turn.urls(),
+            turn_secret: settings.turn.secret.clone(),
+            relay: relay.as_ref().map(|(handle, _, _)| handle.clone()),
+        };
+
+        let mut router = Router::new().merge(ops::router(
+            db.clone(),
+            telemetry::metrics_handle(),
+            metrics_sources,
+        ));
+        if let Some((handle, _, _)) = &relay {
+            let links = media.clone();
+            router = router.merge(media_http::router(MediaHttp {
+                relay: handle.clone(),
+                verifying_key: keys.media_signing.verifying_key(),
+                ice_links: Arc::new(move |device| links.ice_links(device, chrono::Utc::now())),
+            }));
+        }
         let mut signal = None;
         if components.contains(&Component::Signal) {
-            let media = MediaConfig {
-                signing_key: Arc::new(keys.media_signing.clone()),
-                ice_urls: settings.turn.urls(),
-                turn_secret: settings.turn.secret.clone(),
-            };
             let state = AppState::new(db.clone(), settings.signal_config(), mailer, media)?;
             signal = Some(state.clone());
             let (api, openapi) = securecam_signal::router(state);
@@ -106,7 +148,7 @@ impl Application {
                 .merge(Scalar::with_url("/docs", openapi));
         }
         for component in &components {
-            if *component != Component::Signal {
+            if !matches!(component, Component::Signal | Component::Relay) {
                 tracing::debug!(component = %component, "component enabled; it has no work in this version yet");
             }
         }
@@ -131,6 +173,7 @@ impl Application {
             public_url: settings.public_url(),
             session_idle_timeout: settings.signal.session_idle_timeout,
             signal,
+            relay: relay.map(|(_, task, events)| (task, events)),
         })
     }
 
@@ -151,7 +194,7 @@ impl Application {
     /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests
     /// finish, stops background tasks and closes the database.
     pub async fn run_until_stopped(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -174,6 +217,24 @@ impl Application {
                 let _ = stop.changed().await;
             }))
         });
+
+        let mut relay_tasks = Vec::new();
+        if let Some((task, mut events)) = self.relay.take() {
+            let mut stop = stop_rx.clone();
+            relay_tasks.push(tokio::spawn(task.run(async move {
+                let _ = stop.changed().await;
+            })));
+            let state = self.signal.clone();
+            // Ends when the relay task does (it holds the sender).
+            relay_tasks.push(tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    match &state {
+                        Some(state) => streams::on_relay_event(state, event).await,
+                        None => tracing::info!(?event, "relay event (no signal in this process)"),
+                    }
+                }
+            }));
+        }
 
         let names: Vec<&str> = self.components.iter().map(|c| c.name()).collect();
         tracing::info!(
@@ -201,7 +262,11 @@ impl Application {
         let result = serve.await;
         let _ = stop_tx.send(true);
         let _ = sweeper.await;
-        for task in [command_sweeper, bus_listener].into_iter().flatten() {
+        for task in [command_sweeper, bus_listener]
+            .into_iter()
+            .flatten()
+            .chain(relay_tasks)
+        {
             let _ = task.await;
         }
         self.db.close().await;

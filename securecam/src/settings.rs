@@ -38,7 +38,46 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub smtp: Option<SmtpConfig>,
     pub turn: TurnConfig,
+    pub relay: RelaySettings,
     pub signal: SignalConfig,
+}
+
+/// The media relay (the UDP port itself is `relay_udp_port`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RelaySettings {
+    /// The public address clients reach the UDP port at, for a host behind NAT 1:1; default
+    /// this host's outbound address. Loopback is always offered too.
+    pub public_ip: Option<std::net::IpAddr>,
+    /// Peers (publishers and viewers) at most; more are answered 503.
+    pub max_legs: usize,
+    /// Seconds a peer has to connect after its offer was answered.
+    pub connect_timeout_secs: u64,
+    /// Seconds viewers wait for a camera that dropped off to come back.
+    pub publisher_grace_secs: u64,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        let core = securecam_media_relay::core::CoreConfig::default();
+        RelaySettings {
+            public_ip: None,
+            max_legs: core.max_legs,
+            connect_timeout_secs: core.connect_timeout.as_secs(),
+            publisher_grace_secs: core.publisher_grace.as_secs(),
+        }
+    }
+}
+
+impl RelaySettings {
+    pub fn core(&self) -> securecam_media_relay::core::CoreConfig {
+        securecam_media_relay::core::CoreConfig {
+            max_legs: self.max_legs,
+            connect_timeout: std::time::Duration::from_secs(self.connect_timeout_secs),
+            publisher_grace: std::time::Duration::from_secs(self.publisher_grace_secs),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
@@ -86,6 +125,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             smtp: None,
             turn: TurnConfig::default(),
+            relay: RelaySettings::default(),
             signal: SignalConfig::default(),
         }
     }

@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
+use securecam_media_relay::driver::RelayHandle;
+use securecam_media_relay::http::IceLink;
 use securecam_media_relay::token::{self, Direction, MediaClaims};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -27,6 +29,9 @@ pub struct MediaConfig {
     pub ice_urls: Vec<String>,
     /// coturn's `static-auth-secret`; without it TURN URLs are offered with no credentials.
     pub turn_secret: Option<SecretString>,
+    /// The relay running in this process, if any: told when sessions end so their viewer
+    /// legs are cut at once.
+    pub relay: Option<RelayHandle>,
 }
 
 impl std::fmt::Debug for MediaConfig {
@@ -56,7 +61,24 @@ impl MediaConfig {
             signing_key: Arc::new(SigningKey::generate(&mut rand::rngs::OsRng)),
             ice_urls: Vec::new(),
             turn_secret: None,
+            relay: None,
         }
+    }
+
+    /// The ICE servers for `device` as WHIP/WHEP `Link` headers.
+    pub fn ice_links(&self, device: Uuid, now: DateTime<Utc>) -> Vec<IceLink> {
+        let (servers, _) = self.ice_servers(device, now);
+        servers
+            .into_iter()
+            .flat_map(|server| {
+                let (username, credential) = (server.username, server.credential);
+                server.urls.into_iter().map(move |url| IceLink {
+                    url,
+                    username: username.clone(),
+                    credential: credential.clone(),
+                })
+            })
+            .collect()
     }
 
     /// STUN servers as they are; TURN servers with credentials for `user` that expire after

@@ -6,8 +6,9 @@
 use axum::http::StatusCode;
 use chrono::Duration;
 use securecam_media_relay::token::Direction;
+use securecam_media_relay::core::RelayEvent;
 use securecam_storage::{
-    now, Command, CommandStatus, EventViewer, NewAuditLog, NewStreamSession, StreamOutcome,
+    now, StreamStatus, Command, CommandStatus, EventViewer, NewAuditLog, NewStreamSession, StreamOutcome,
     StreamReason, StreamSession,
 };
 use serde::Serialize;
@@ -124,9 +125,15 @@ pub fn viewer(caller: &Caller) -> EventViewer {
     }
 }
 
-/// Tells the requester of each session what became of it.
+/// Tells the requester of each session what became of it; the relay in this process drops
+/// the viewer legs of sessions that closed.
 pub fn announce(state: &AppState, sessions: &[StreamSession]) {
     for session in sessions {
+        if matches!(session.status, StreamStatus::Ended | StreamStatus::Failed) {
+            if let Some(relay) = &state.media().relay {
+                relay.end_session(session.id);
+            }
+        }
         if let Some(requester) = session.requester_device_id {
             state.send_to_device(
                 requester,
@@ -213,4 +220,38 @@ pub async fn sweep_once(state: &AppState) {
             tracing::warn!(camera_id = %camera.camera_device_id, error = %err, "could not send stop_stream");
         }
     }
+}
+
+/// What the relay reports moves sessions on: a camera publishing makes its sessions `live`; a
+/// stream whose camera did not come back ends them; a viewer that left the relay (DELETE, or
+/// its connection died) ends its session.
+pub async fn on_relay_event(state: &AppState, event: RelayEvent) {
+    let at = now();
+    let changed = match &event {
+        RelayEvent::PublisherLive { device, .. } => state.db().camera_live(*device, at).await,
+        RelayEvent::StreamClosed { stream } => match camera_of(stream) {
+            Some(camera) => {
+                state
+                    .db()
+                    .end_camera_sessions(camera, "camera_disconnected", at)
+                    .await
+            }
+            None => return,
+        },
+        RelayEvent::ViewerLeft { session, .. } => state
+            .db()
+            .close_stream_session(*session, "viewer_left", at)
+            .await
+            .map(|s| s.into_iter().collect()),
+        RelayEvent::PublisherAway { .. } | RelayEvent::ViewerJoined { .. } => return,
+    };
+    match changed {
+        Ok(sessions) => announce(state, &sessions),
+        Err(err) => tracing::warn!(?event, error = %err, "could not apply a relay event"),
+    }
+}
+
+/// The camera of a relay stream (`cam-<uuid>`, see [`stream_name`]).
+pub fn camera_of(stream: &str) -> Option<Uuid> {
+    stream.strip_prefix("cam-").and_then(|id| Uuid::parse_str(id).ok())
 }

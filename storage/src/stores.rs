@@ -192,6 +192,27 @@ pub trait StreamStore: Send + Sync {
         reason: &str,
         now: DateTime<Utc>,
     ) -> StorageResult<Vec<crate::StreamSession>>;
+    /// The relay has the camera's publisher: its waiting sessions are `live`.
+    async fn camera_live(
+        &self,
+        camera: Uuid,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Vec<crate::StreamSession>>;
+    /// The camera's stream is gone from the relay: its open sessions end with `reason`.
+    async fn end_camera_sessions(
+        &self,
+        camera: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Vec<crate::StreamSession>>;
+    /// Ends one open session for the system (its viewer left the relay); `None` when it is
+    /// not open.
+    async fn close_stream_session(
+        &self,
+        id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<crate::StreamSession>>;
     /// Cameras whose last session closed before `ended_before` and that no open session
     /// needs: each is returned once (its sessions are marked released).
     async fn release_idle_cameras(

@@ -71,6 +71,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     let mut settings = Settings {
         http_addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.path().to_path_buf(),
+        relay_udp_port: 0,
         ..Settings::default()
     };
     let store = match backend {

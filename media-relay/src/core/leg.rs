@@ -40,7 +40,7 @@ pub struct Leg {
 pub struct Track {
     pub mid: Mid,
     pub kind: MediaKind,
-    pub pt: str0m::format::Pt,
+    pub pt: str0m::media::Pt,
     pub rewriter: Rewriter,
     /// A viewer's video starts at a keyframe: until one passes, its video is held back.
     pub waiting_keyframe: bool,
@@ -68,6 +68,9 @@ pub struct LegStats {
     pub firs: u64,
     /// Fraction lost, as last reported (receiver reports for a viewer, our own for a publisher).
     pub loss: f32,
+    /// Bits per second over the last rate window (received for a publisher, sent for a viewer).
+    pub bitrate: u64,
+    pub rate_mark: u64,
 }
 
 impl Leg {
@@ -75,7 +78,7 @@ impl Leg {
         self.tracks.iter_mut().find(|t| t.kind == kind)
     }
 
-    pub fn kind_of_pt(&self, pt: str0m::format::Pt) -> Option<MediaKind> {
+    pub fn kind_of_pt(&self, pt: str0m::media::Pt) -> Option<MediaKind> {
         self.tracks.iter().find(|t| t.pt == pt).map(|t| t.kind)
     }
 

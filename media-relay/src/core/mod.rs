@@ -145,7 +145,12 @@ pub struct Relay {
     /// Scratch buffers reused on every packet, so forwarding does not allocate.
     scratch_events: Vec<Event>,
     scratch_viewers: Vec<LegKey>,
+    /// When bitrates were last computed.
+    rate_window_start: Option<Instant>,
 }
+
+/// Bitrates on `/metrics` are averages over this window.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
 
 impl Relay {
     pub fn new(config: CoreConfig, candidates: Arc<Vec<SocketAddr>>) -> Self {
@@ -163,6 +168,7 @@ impl Relay {
             stats: RelayStats::default(),
             scratch_events: Vec::new(),
             scratch_viewers: Vec::new(),
+            rate_window_start: None,
         }
     }
 
@@ -375,6 +381,9 @@ impl Relay {
     /// When [`Relay::handle_timeout`] should next be called.
     pub fn next_timeout(&self, now: Instant) -> Instant {
         let mut next = now + Duration::from_millis(500);
+        if let Some(start) = self.rate_window_start {
+            next = next.min(start + RATE_WINDOW);
+        }
         for leg in self.legs.values() {
             next = next.min(leg.timeout);
             if !leg.connected {
@@ -442,6 +451,25 @@ impl Relay {
         for stream in owed {
             self.request_keyframe(now, &stream);
         }
+        self.update_rates(now);
+    }
+
+    fn update_rates(&mut self, now: Instant) {
+        let start = *self.rate_window_start.get_or_insert(now);
+        let elapsed = now - start;
+        if elapsed < RATE_WINDOW {
+            return;
+        }
+        let rate = |bytes: u64, mark: u64| (bytes - mark) * 8 * 1000 / elapsed.as_millis().max(1) as u64;
+        for s in self.streams.values_mut() {
+            s.stats.bitrate_in = rate(s.stats.bytes_in, s.stats.rate_mark);
+            s.stats.rate_mark = s.stats.bytes_in;
+        }
+        for leg in self.legs.values_mut() {
+            leg.stats.bitrate = rate(leg.stats.bytes, leg.stats.rate_mark);
+            leg.stats.rate_mark = leg.stats.bytes;
+        }
+        self.rate_window_start = Some(now);
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -655,7 +683,8 @@ impl Relay {
                 continue;
             };
             let (mid, pt) = (track.mid, track.pt);
-            let Some(tx) = leg.rtc.direct_api().stream_tx_by_mid(mid, None) else {
+            let mut direct = leg.rtc.direct_api();
+            let Some(tx) = direct.stream_tx_by_mid(mid, None) else {
                 continue;
             };
             tx.write_rtp(

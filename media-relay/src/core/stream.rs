@@ -25,4 +25,8 @@ pub struct StreamStats {
     pub packets_out: u64,
     pub bytes_out: u64,
     pub keyframe_requests: u64,
+    /// The camera's bitrate over the last rate window, bits per second.
+    pub bitrate_in: u64,
+    /// Bytes in at the start of the current rate window.
+    pub rate_mark: u64,
 }

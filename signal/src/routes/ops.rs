@@ -13,19 +13,24 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use securecam_storage::Database;
 use serde_json::json;
 
+/// More metrics text rendered at scrape time (the media relay's per-stream and per-leg series).
+pub type MetricsSource =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>> + Send + Sync>;
+
 #[derive(Clone)]
 struct OpsState {
     db: Arc<dyn Database>,
     metrics: PrometheusHandle,
+    extra: Vec<MetricsSource>,
 }
 
 /// `/healthz`, `/readyz`, `/metrics`.
-pub fn router(db: Arc<dyn Database>, metrics: PrometheusHandle) -> Router {
+pub fn router(db: Arc<dyn Database>, metrics: PrometheusHandle, extra: Vec<MetricsSource>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
-        .with_state(OpsState { db, metrics })
+        .with_state(OpsState { db, metrics, extra })
 }
 
 /// Alive: the process answers.
@@ -56,10 +61,12 @@ async fn readyz(State(state): State<OpsState>) -> Response {
 }
 
 async fn render_metrics(State(state): State<OpsState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    let mut text = state.metrics.render();
+    for source in &state.extra {
+        text.push('\n');
+        text.push_str(&source().await);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 /// Counts requests and their latency by route template (never by raw path, which would

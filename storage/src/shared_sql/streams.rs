@@ -191,6 +191,60 @@ macro_rules! impl_stream_store {
                     .await?)
             }
 
+            async fn camera_live(
+                &self,
+                camera: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<Vec<$crate::StreamSession>> {
+                use $crate::shared_sql::streams::*;
+                let sql = format!(
+                    "UPDATE stream_sessions SET status = 'live', started_at = COALESCE(started_at, $1), \
+                     updated_at = $1 WHERE camera_device_id = $2 AND status IN ('requested', 'starting') \
+                     RETURNING {STREAM_COLUMNS}"
+                );
+                Ok(sqlx::query_as(&sql).bind(now).bind(camera).fetch_all(&self.pool).await?)
+            }
+
+            async fn end_camera_sessions(
+                &self,
+                camera: uuid::Uuid,
+                reason: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<Vec<$crate::StreamSession>> {
+                use $crate::shared_sql::streams::*;
+                let sql = format!(
+                    "UPDATE stream_sessions SET status = 'ended', ended_at = $1, updated_at = $1, \
+                     end_reason = $2 WHERE camera_device_id = $3 AND status IN ('requested', 'starting', 'live') \
+                     RETURNING {STREAM_COLUMNS}"
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind(reason)
+                    .bind(camera)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn close_stream_session(
+                &self,
+                id: uuid::Uuid,
+                reason: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<Option<$crate::StreamSession>> {
+                use $crate::shared_sql::streams::*;
+                let sql = format!(
+                    "UPDATE stream_sessions SET status = 'ended', ended_at = $1, updated_at = $1, \
+                     end_reason = $2 WHERE id = $3 AND status IN ('requested', 'starting', 'live') \
+                     RETURNING {STREAM_COLUMNS}"
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind(reason)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
             async fn fail_unpublished_sessions(
                 &self,
                 created_before: chrono::DateTime<chrono::Utc>,
