@@ -63,11 +63,23 @@ pub struct Peer {
     pub location: String,
     pub etag: Option<String>,
     pub link_headers: Vec<String>,
+    /// The relay's SDP answer.
+    pub answer: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Peer {
+    /// The relay's UDP address for this peer (its loopback candidate).
+    pub fn relay_udp_addr(&self) -> Option<SocketAddr> {
+        self.answer.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (line.starts_with("a=candidate:") && fields.get(4) == Some(&"127.0.0.1"))
+                .then(|| format!("127.0.0.1:{}", fields.get(5)?).parse().ok())
+                .flatten()
+        })
+    }
+
     pub fn stats(&self) -> PeerStats {
         self.stats.lock().unwrap().clone()
     }
@@ -204,6 +216,7 @@ async fn connect(
         }
         false => location,
     };
+    let answer_sdp = body.clone();
     let answer = SdpAnswer::from_sdp_string(&body).map_err(|e| other(&e))?;
     rtc.sdp_api()
         .accept_answer(pending, answer)
@@ -236,6 +249,7 @@ async fn connect(
             .iter()
             .filter_map(|v| v.to_str().ok().map(str::to_string))
             .collect(),
+        answer: answer_sdp,
         stop: Some(stop),
         task: Some(task),
     })

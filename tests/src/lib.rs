@@ -14,6 +14,8 @@ use securecam_storage_postgres::testing::TestDatabase;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+pub mod media;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -763,6 +763,12 @@ impl Relay {
     }
 
     fn remove(&mut self, now: Instant, key: LegKey) {
+        self.remove_leg_inner(now, key, true);
+    }
+
+    /// Drops a leg; `report_viewer: false` when the whole stream closes (signal hears of that
+    /// instead, so sessions end with the camera's reason, not as if their viewers left).
+    fn remove_leg_inner(&mut self, now: Instant, key: LegKey, report_viewer: bool) {
         let Some(mut leg) = self.legs.remove(&key) else {
             return;
         };
@@ -804,7 +810,7 @@ impl Relay {
                     .viewers
                     .iter()
                     .any(|v| self.legs.get(v).is_some_and(|l| l.session == leg.session));
-                if !session_still_watching {
+                if report_viewer && !session_still_watching {
                     self.events.push_back(RelayEvent::ViewerLeft {
                         stream: leg.stream.to_string(),
                         session: leg.session,
@@ -826,7 +832,7 @@ impl Relay {
         s.away_since = None;
         let viewers = s.viewers.clone();
         for viewer in viewers {
-            self.remove(now, viewer);
+            self.remove_leg_inner(now, viewer, false);
         }
         self.streams.remove(stream);
         self.events.push_back(RelayEvent::StreamClosed {
