@@ -167,7 +167,9 @@ async fn connect(
     keep_latencies: bool,
 ) -> Result<Peer, ClientError> {
     let other = |e: &dyn std::fmt::Display| ClientError::Other(e.to_string());
-    let socket = UdpSocket::bind("127.0.0.1:0").await.map_err(|e| other(&e))?;
+    let socket = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| other(&e))?;
     let local = socket.local_addr().map_err(|e| other(&e))?;
     // The relay forwards one H.264 profile: offer exactly that, and Opus.
     let mut config = Rtc::builder()
@@ -389,7 +391,10 @@ impl PeerTask {
         if keyframe {
             // STAP-A: SPS and PPS.
             let mut stap = vec![0x78];
-            for unit in [&[0x67u8, 0x42, 0xe0, 0x1f][..], &[0x68, 0xce, 0x3c, 0x80][..]] {
+            for unit in [
+                &[0x67u8, 0x42, 0xe0, 0x1f][..],
+                &[0x68, 0xce, 0x3c, 0x80][..],
+            ] {
                 stap.extend_from_slice(&(unit.len() as u16).to_be_bytes());
                 stap.extend_from_slice(unit);
             }

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::core::{
-    AddError, LegIce, CoreConfig, LegSnapshot, Relay, RelayEvent, RelayStats, StreamSnapshot,
+    AddError, CoreConfig, LegIce, LegSnapshot, Relay, RelayEvent, RelayStats, StreamSnapshot,
     TrickleError,
 };
 use crate::factory::{candidate_addrs, NewPeer, RtcFactory};
@@ -156,7 +156,14 @@ pub struct RelayTask {
 impl RelayTask {
     /// Runs until `shutdown` resolves or every handle is dropped.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        run(self.socket, self.relay, self.commands, self.events, shutdown).await
+        run(
+            self.socket,
+            self.relay,
+            self.commands,
+            self.events,
+            shutdown,
+        )
+        .await
     }
 }
 

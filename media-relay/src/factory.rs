@@ -58,7 +58,10 @@ impl RtcFactory {
             .dtls_provider
             .generate_certificate()
             .ok_or_else(|| anyhow::anyhow!("could not generate a DTLS certificate"))?;
-        anyhow::ensure!(!candidates.is_empty(), "the relay needs at least one address");
+        anyhow::ensure!(
+            !candidates.is_empty(),
+            "the relay needs at least one address"
+        );
         Ok(RtcFactory {
             cert,
             candidates: Arc::new(candidates),
@@ -83,9 +86,12 @@ impl RtcFactory {
             .set_stats_interval(Some(STATS_INTERVAL))
             .clear_codecs()
             .enable_opus(true, false);
-        config
-            .codec_config()
-            .add_h264(H264_PT.into(), Some(H264_RTX_PT.into()), true, H264_CONSTRAINED_BASELINE);
+        config.codec_config().add_h264(
+            H264_PT.into(),
+            Some(H264_RTX_PT.into()),
+            true,
+            H264_CONSTRAINED_BASELINE,
+        );
         let mut rtc = config.build(now);
         for addr in self.candidates.iter() {
             let candidate = Candidate::host(*addr, "udp")
@@ -133,7 +139,9 @@ impl RtcFactory {
             });
         }
         if tracks.is_empty() {
-            return Err(OfferError::Unsupported("no track could be negotiated".into()));
+            return Err(OfferError::Unsupported(
+                "no track could be negotiated".into(),
+            ));
         }
         Ok(NewPeer {
             rtc,

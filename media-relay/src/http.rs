@@ -50,7 +50,10 @@ pub struct MediaHttp {
 /// The `/media/...` routes.
 pub fn router(state: MediaHttp) -> Router {
     Router::new()
-        .route("/media/whip/{stream}", post(publish).options(preflight_post))
+        .route(
+            "/media/whip/{stream}",
+            post(publish).options(preflight_post),
+        )
         .route("/media/whep/{stream}", post(watch).options(preflight_post))
         .route(
             "/media/sessions/{id}",
@@ -88,7 +91,10 @@ fn preflight(methods: &'static str) -> Response {
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static("Authorization, Content-Type, If-Match"),
     );
-    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
     response
 }
 
@@ -207,7 +213,11 @@ async fn create(
         Err(_) => return unauthorized("the media token is not valid"),
     };
     let Ok(sdp) = std::str::from_utf8(&body) else {
-        return problem(StatusCode::BAD_REQUEST, "malformed_sdp", "the offer is not UTF-8");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "malformed_sdp",
+            "the offer is not UTF-8",
+        );
     };
     let peer = match state.relay.factory().answer(Instant::now(), role, sdp) {
         Ok(peer) => peer,
@@ -215,7 +225,11 @@ async fn create(
             return problem(StatusCode::BAD_REQUEST, "malformed_sdp", detail)
         }
         Err(OfferError::Unsupported(detail)) => {
-            return problem(StatusCode::UNPROCESSABLE_ENTITY, "unsupported_media", detail)
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_media",
+                detail,
+            )
         }
     };
     let answer = peer.answer.clone();
@@ -326,7 +340,10 @@ async fn trickle(
     let is_restart = restart.is_some();
     match state.relay.trickle(id, fragment.candidates, restart).await {
         Ok(Ok(Some(local))) if is_restart => {
-            let body = format!("a=ice-ufrag:{}\r\na=ice-pwd:{}\r\n", local.ufrag, local.pass);
+            let body = format!(
+                "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\n",
+                local.ufrag, local.pass
+            );
             let mut response = (StatusCode::OK, body).into_response();
             let h = response.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(SDPFRAG));
@@ -383,7 +400,10 @@ mod tests {
             username: None,
             credential: None,
         };
-        assert_eq!(link_header(&stun), "<stun:stun.example.net>; rel=\"ice-server\"");
+        assert_eq!(
+            link_header(&stun),
+            "<stun:stun.example.net>; rel=\"ice-server\""
+        );
         let turn = IceLink {
             url: "turn:turn.example.net?transport=udp".into(),
             username: Some("1700:u".into()),

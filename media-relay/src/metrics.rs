@@ -24,7 +24,10 @@ pub fn render(snapshot: &Snapshot) -> String {
             LegRole::Publisher => "publisher",
             LegRole::Viewer => "viewer",
         };
-        format!("{{stream=\"{}\",leg=\"{}\",role=\"{role}\"}}", leg.stream, leg.key)
+        format!(
+            "{{stream=\"{}\",leg=\"{}\",role=\"{role}\"}}",
+            leg.stream, leg.key
+        )
     };
     metric(
         "securecam_relay_streams",
@@ -54,31 +57,46 @@ pub fn render(snapshot: &Snapshot) -> String {
         "securecam_relay_stream_live",
         "gauge",
         "1 while the camera publishes.",
-        streams.iter().map(|x| (s(&x.stream), (x.live as u8).to_string())).collect(),
+        streams
+            .iter()
+            .map(|x| (s(&x.stream), (x.live as u8).to_string()))
+            .collect(),
     );
     metric(
         "securecam_relay_stream_viewers",
         "gauge",
         "Viewer legs of the stream.",
-        streams.iter().map(|x| (s(&x.stream), x.viewers.to_string())).collect(),
+        streams
+            .iter()
+            .map(|x| (s(&x.stream), x.viewers.to_string()))
+            .collect(),
     );
     metric(
         "securecam_relay_stream_bitrate_bps",
         "gauge",
         "The camera's bitrate into the relay.",
-        streams.iter().map(|x| (s(&x.stream), x.stats.bitrate_in.to_string())).collect(),
+        streams
+            .iter()
+            .map(|x| (s(&x.stream), x.stats.bitrate_in.to_string()))
+            .collect(),
     );
     metric(
         "securecam_relay_stream_packets_in_total",
         "counter",
         "RTP packets from the camera.",
-        streams.iter().map(|x| (s(&x.stream), x.stats.packets_in.to_string())).collect(),
+        streams
+            .iter()
+            .map(|x| (s(&x.stream), x.stats.packets_in.to_string()))
+            .collect(),
     );
     metric(
         "securecam_relay_stream_packets_out_total",
         "counter",
         "RTP packets forwarded to viewers.",
-        streams.iter().map(|x| (s(&x.stream), x.stats.packets_out.to_string())).collect(),
+        streams
+            .iter()
+            .map(|x| (s(&x.stream), x.stats.packets_out.to_string()))
+            .collect(),
     );
     metric(
         "securecam_relay_stream_keyframe_requests_total",
@@ -93,37 +111,49 @@ pub fn render(snapshot: &Snapshot) -> String {
         "securecam_relay_leg_packets_total",
         "counter",
         "RTP packets received from a publisher or sent to a viewer.",
-        legs.iter().map(|x| (l(x), x.stats.packets.to_string())).collect(),
+        legs.iter()
+            .map(|x| (l(x), x.stats.packets.to_string()))
+            .collect(),
     );
     metric(
         "securecam_relay_leg_bytes_total",
         "counter",
         "RTP payload bytes received from a publisher or sent to a viewer.",
-        legs.iter().map(|x| (l(x), x.stats.bytes.to_string())).collect(),
+        legs.iter()
+            .map(|x| (l(x), x.stats.bytes.to_string()))
+            .collect(),
     );
     metric(
         "securecam_relay_leg_bitrate_bps",
         "gauge",
         "A leg's media bitrate.",
-        legs.iter().map(|x| (l(x), x.stats.bitrate.to_string())).collect(),
+        legs.iter()
+            .map(|x| (l(x), x.stats.bitrate.to_string()))
+            .collect(),
     );
     metric(
         "securecam_relay_leg_nacks_total",
         "counter",
         "NACKs (received from a viewer, sent to a publisher).",
-        legs.iter().map(|x| (l(x), x.stats.nacks.to_string())).collect(),
+        legs.iter()
+            .map(|x| (l(x), x.stats.nacks.to_string()))
+            .collect(),
     );
     metric(
         "securecam_relay_leg_plis_total",
         "counter",
         "PLIs (received from a viewer, sent to a publisher).",
-        legs.iter().map(|x| (l(x), x.stats.plis.to_string())).collect(),
+        legs.iter()
+            .map(|x| (l(x), x.stats.plis.to_string()))
+            .collect(),
     );
     metric(
         "securecam_relay_leg_loss_ratio",
         "gauge",
         "Fraction of packets lost, as last reported.",
-        legs.iter().map(|x| (l(x), x.stats.loss.to_string())).collect(),
+        legs.iter()
+            .map(|x| (l(x), x.stats.loss.to_string()))
+            .collect(),
     );
     out
 }

@@ -70,7 +70,10 @@ fn offers(section: &Section, codec: &str, fmtp_ok: impl Fn(&str) -> bool) -> boo
         let (Some(pt), Some(name)) = (parts.next(), parts.next()) else {
             return false;
         };
-        if !name.to_ascii_lowercase().starts_with(&codec.to_ascii_lowercase()) {
+        if !name
+            .to_ascii_lowercase()
+            .starts_with(&codec.to_ascii_lowercase())
+        {
             return false;
         }
         let fmtp = attr(section, "fmtp")
@@ -89,7 +92,8 @@ fn h264_ok(fmtp: &str) -> bool {
             .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
     };
     param("packetization-mode") == Some("1")
-        && param("profile-level-id").is_some_and(|p| p.len() == 6 && p[..2].eq_ignore_ascii_case("42"))
+        && param("profile-level-id")
+            .is_some_and(|p| p.len() == 6 && p[..2].eq_ignore_ascii_case("42"))
 }
 
 fn direction(section: &Section) -> &'static str {
@@ -104,18 +108,21 @@ fn direction(section: &Section) -> &'static str {
 /// Checks an offer for a publisher (WHIP) or viewer (WHEP) leg.
 pub fn check(sdp: &str, role: LegRole) -> Result<(), OfferError> {
     let sections = sections(sdp)?;
-    let media: Vec<&Section> = sections
-        .iter()
-        .filter(|s| s.kind != Kind::Other)
-        .collect();
+    let media: Vec<&Section> = sections.iter().filter(|s| s.kind != Kind::Other).collect();
     if media.is_empty() {
-        return Err(OfferError::Unsupported("the offer has no audio or video".into()));
+        return Err(OfferError::Unsupported(
+            "the offer has no audio or video".into(),
+        ));
     }
     for kind in [Kind::Audio, Kind::Video] {
         if media.iter().filter(|s| s.kind == kind).count() > 1 {
             return Err(OfferError::Unsupported(format!(
                 "one {} track at most",
-                if kind == Kind::Audio { "audio" } else { "video" }
+                if kind == Kind::Audio {
+                    "audio"
+                } else {
+                    "video"
+                }
             )));
         }
     }
@@ -138,7 +145,9 @@ pub fn check(sdp: &str, role: LegRole) -> Result<(), OfferError> {
         };
         if !supported {
             return Err(OfferError::Unsupported(match section.kind {
-                Kind::Video => "video must be H.264 (constrained baseline, packetization-mode=1)".into(),
+                Kind::Video => {
+                    "video must be H.264 (constrained baseline, packetization-mode=1)".into()
+                }
                 _ => "audio must be Opus".into(),
             }));
         }
@@ -187,11 +196,15 @@ pub fn parse_fragment(body: &str) -> Result<Fragment, OfferError> {
                 fragment.end_of_candidates = true;
             }
         } else if !(line.starts_with("m=") || line.starts_with("c=")) {
-            return Err(OfferError::Malformed(format!("unexpected line in fragment: {line}")));
+            return Err(OfferError::Malformed(format!(
+                "unexpected line in fragment: {line}"
+            )));
         }
     }
     if fragment.ufrag.is_some() != fragment.pwd.is_some() {
-        return Err(OfferError::Malformed("ice-ufrag and ice-pwd come together".into()));
+        return Err(OfferError::Malformed(
+            "ice-ufrag and ice-pwd come together".into(),
+        ));
     }
     Ok(fragment)
 }
@@ -213,25 +226,57 @@ mod tests {
 
     #[test]
     fn accepts_constrained_baseline_and_opus() {
-        assert_eq!(check(&offer("sendonly", "H264/90000", CB), LegRole::Publisher), Ok(()));
+        assert_eq!(
+            check(&offer("sendonly", "H264/90000", CB), LegRole::Publisher),
+            Ok(())
+        );
     }
 
     #[test]
     fn refuses_other_codecs_profiles_and_directions() {
         let vp8 = offer("sendonly", "VP8/90000", "");
-        assert!(matches!(check(&vp8, LegRole::Publisher), Err(OfferError::Unsupported(_))));
-        let high = offer("sendonly", "H264/90000", "packetization-mode=1;profile-level-id=64001f");
-        assert!(matches!(check(&high, LegRole::Publisher), Err(OfferError::Unsupported(_))));
-        let mode0 = offer("sendonly", "H264/90000", "packetization-mode=0;profile-level-id=42e01f");
-        assert!(matches!(check(&mode0, LegRole::Publisher), Err(OfferError::Unsupported(_))));
+        assert!(matches!(
+            check(&vp8, LegRole::Publisher),
+            Err(OfferError::Unsupported(_))
+        ));
+        let high = offer(
+            "sendonly",
+            "H264/90000",
+            "packetization-mode=1;profile-level-id=64001f",
+        );
+        assert!(matches!(
+            check(&high, LegRole::Publisher),
+            Err(OfferError::Unsupported(_))
+        ));
+        let mode0 = offer(
+            "sendonly",
+            "H264/90000",
+            "packetization-mode=0;profile-level-id=42e01f",
+        );
+        assert!(matches!(
+            check(&mode0, LegRole::Publisher),
+            Err(OfferError::Unsupported(_))
+        ));
         // A publisher's offer that only receives video; a viewer's that only sends.
         let recv = offer("recvonly", "H264/90000", CB);
-        assert!(matches!(check(&recv, LegRole::Publisher), Err(OfferError::Unsupported(_))));
+        assert!(matches!(
+            check(&recv, LegRole::Publisher),
+            Err(OfferError::Unsupported(_))
+        ));
         let send = offer("sendonly", "H264/90000", CB);
-        assert!(matches!(check(&send, LegRole::Viewer), Err(OfferError::Unsupported(_))));
-        assert!(matches!(check("hello", LegRole::Viewer), Err(OfferError::Malformed(_))));
+        assert!(matches!(
+            check(&send, LegRole::Viewer),
+            Err(OfferError::Unsupported(_))
+        ));
+        assert!(matches!(
+            check("hello", LegRole::Viewer),
+            Err(OfferError::Malformed(_))
+        ));
         let empty = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n";
-        assert!(matches!(check(empty, LegRole::Viewer), Err(OfferError::Unsupported(_))));
+        assert!(matches!(
+            check(empty, LegRole::Viewer),
+            Err(OfferError::Unsupported(_))
+        ));
     }
 
     #[test]

@@ -86,9 +86,15 @@ mod tests {
         let t0 = Instant::now();
         let mut r = Rewriter::default();
         assert_eq!(r.map(50_000, 9_000, t0, 90_000), Some((FIRST_SEQ, 9_000)));
-        assert_eq!(r.map(50_002, 12_000, t0, 90_000), Some((FIRST_SEQ + 2, 12_000)));
+        assert_eq!(
+            r.map(50_002, 12_000, t0, 90_000),
+            Some((FIRST_SEQ + 2, 12_000))
+        );
         // A late packet (retransmission) keeps its place.
-        assert_eq!(r.map(50_001, 12_000, t0, 90_000), Some((FIRST_SEQ + 1, 12_000)));
+        assert_eq!(
+            r.map(50_001, 12_000, t0, 90_000),
+            Some((FIRST_SEQ + 1, 12_000))
+        );
         // From before the viewer's first packet.
         assert_eq!(r.map(49_999, 6_000, t0, 90_000), None);
         // Timestamps wrap like RTP timestamps do.

@@ -14,13 +14,13 @@ use securecam_media_relay::core::RelayEvent;
 use securecam_media_relay::driver::{self, RelayTask};
 use securecam_media_relay::http::{self as media_http, MediaHttp};
 use securecam_media_relay::metrics as relay_metrics;
-use securecam_signal::{commands, streams};
 use securecam_signal::error::problem_for_bare_errors;
 use securecam_signal::mail::{LogMailer, Mailer, SmtpMailer};
 use securecam_signal::media::MediaConfig;
 use securecam_signal::routes::ops;
 use securecam_signal::ws::hub::close;
 use securecam_signal::AppState;
+use securecam_signal::{commands, streams};
 use securecam_storage::Database;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -96,9 +96,13 @@ impl Application {
         if components.contains(&Component::Relay) {
             let (events, events_rx) = mpsc::unbounded_channel();
             let bind = SocketAddr::from(([0, 0, 0, 0], settings.relay_udp_port));
-            let (handle, task) =
-                driver::start(bind, settings.relay.public_ip, settings.relay.core(), events)
-                    .await?;
+            let (handle, task) = driver::start(
+                bind,
+                settings.relay.public_ip,
+                settings.relay.core(),
+                events,
+            )
+            .await?;
             tracing::debug!(udp = %handle.udp_addr(), "media relay bound");
             let source = handle.clone();
             metrics_sources.push(Arc::new(move || {

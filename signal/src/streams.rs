@@ -5,11 +5,11 @@
 
 use axum::http::StatusCode;
 use chrono::Duration;
-use securecam_media_relay::token::Direction;
 use securecam_media_relay::core::RelayEvent;
+use securecam_media_relay::token::Direction;
 use securecam_storage::{
-    now, StreamStatus, Command, CommandStatus, EventViewer, NewAuditLog, NewStreamSession, StreamOutcome,
-    StreamReason, StreamSession,
+    now, Command, CommandStatus, EventViewer, NewAuditLog, NewStreamSession, StreamOutcome,
+    StreamReason, StreamSession, StreamStatus,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -253,5 +253,7 @@ pub async fn on_relay_event(state: &AppState, event: RelayEvent) {
 
 /// The camera of a relay stream (`cam-<uuid>`, see [`stream_name`]).
 pub fn camera_of(stream: &str) -> Option<Uuid> {
-    stream.strip_prefix("cam-").and_then(|id| Uuid::parse_str(id).ok())
+    stream
+        .strip_prefix("cam-")
+        .and_then(|id| Uuid::parse_str(id).ok())
 }

@@ -79,7 +79,10 @@ pub async fn household(app: &TestApp, email: &str) -> Household {
         camera: Camera {
             device,
             ws,
-            publish_endpoint: start["payload"]["publish_endpoint"].as_str().unwrap().into(),
+            publish_endpoint: start["payload"]["publish_endpoint"]
+                .as_str()
+                .unwrap()
+                .into(),
             publish_token: start["payload"]["publish_token"].as_str().unwrap().into(),
         },
         phone,

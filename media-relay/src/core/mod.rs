@@ -208,7 +208,11 @@ impl Relay {
                 }
             }
             LegRole::Viewer => {
-                if self.streams.get(stream).is_none_or(|s| s.publisher.is_none()) {
+                if self
+                    .streams
+                    .get(stream)
+                    .is_none_or(|s| s.publisher.is_none())
+                {
                     return Err(AddError::NoPublisher);
                 }
             }
@@ -424,7 +428,9 @@ impl Relay {
                 self.remove(now, key);
                 continue;
             }
-            match catch_unwind(AssertUnwindSafe(|| leg.rtc.handle_input(Input::Timeout(now)))) {
+            match catch_unwind(AssertUnwindSafe(|| {
+                leg.rtc.handle_input(Input::Timeout(now))
+            })) {
                 Ok(Ok(())) => self.drive(key, now),
                 Ok(Err(_)) => self.remove(now, key),
                 Err(_) => self.panicked(now, key),
@@ -460,7 +466,8 @@ impl Relay {
         if elapsed < RATE_WINDOW {
             return;
         }
-        let rate = |bytes: u64, mark: u64| (bytes - mark) * 8 * 1000 / elapsed.as_millis().max(1) as u64;
+        let rate =
+            |bytes: u64, mark: u64| (bytes - mark) * 8 * 1000 / elapsed.as_millis().max(1) as u64;
         for s in self.streams.values_mut() {
             s.stats.bitrate_in = rate(s.stats.bytes_in, s.stats.rate_mark);
             s.stats.rate_mark = s.stats.bytes_in;
@@ -704,9 +711,9 @@ impl Relay {
             s.stats.bytes_out += sent * packet.payload.len() as u64;
             // A viewer still waiting for its first keyframe keeps asking (rate-limited).
             let waiting = s.viewers.iter().any(|v| {
-                self.legs.get(v).is_some_and(|l| {
-                    l.connected && l.tracks.iter().any(|t| t.waiting_keyframe)
-                })
+                self.legs
+                    .get(v)
+                    .is_some_and(|l| l.connected && l.tracks.iter().any(|t| t.waiting_keyframe))
             });
             if waiting && kind == MediaKind::Video {
                 s.keyframe_wanted = true;

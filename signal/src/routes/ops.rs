@@ -14,8 +14,9 @@ use securecam_storage::Database;
 use serde_json::json;
 
 /// More metrics text rendered at scrape time (the media relay's per-stream and per-leg series).
-pub type MetricsSource =
-    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>> + Send + Sync>;
+pub type MetricsSource = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>> + Send + Sync,
+>;
 
 #[derive(Clone)]
 struct OpsState {
@@ -25,7 +26,11 @@ struct OpsState {
 }
 
 /// `/healthz`, `/readyz`, `/metrics`.
-pub fn router(db: Arc<dyn Database>, metrics: PrometheusHandle, extra: Vec<MetricsSource>) -> Router {
+pub fn router(
+    db: Arc<dyn Database>,
+    metrics: PrometheusHandle,
+    extra: Vec<MetricsSource>,
+) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
