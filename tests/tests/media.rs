@@ -73,6 +73,12 @@ async fn two_viewers_watch_one_camera_until_it_leaves(backend: Backend) {
         camera.stats().keyframe_requests >= 1,
         "PLI reached the camera"
     );
+    // Nothing is lost on the way: the camera sends 50 Opus packets a second (loopback drops
+    // none), and the viewer gets them all, give or take the edges of the window.
+    let before = tablet_view.stats().audio_packets;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let audio = tablet_view.stats().audio_packets - before;
+    assert!((90..=110).contains(&audio), "{audio} audio packets in 2 s");
 
     // The phone leaves (WHEP DELETE): its session ends; the tablet keeps receiving.
     let deleted = app
