@@ -289,11 +289,7 @@ impl PeerTask {
             ..Source::default()
         };
         let started = Instant::now();
-        loop {
-            let timeout = match self.drain() {
-                Some(t) => t,
-                None => break,
-            };
+        while let Some(timeout) = self.drain() {
             let sleep = tokio::time::sleep_until(timeout.max(Instant::now()).into());
             let publishing = self.publish.is_some() && self.stats.lock().unwrap().connected;
             tokio::select! {

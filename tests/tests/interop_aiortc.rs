@@ -63,7 +63,8 @@ async fn aiortc_publishes_and_watches_through_the_relay() {
     let str0m_view = home.watch(&app).await;
     assert!(
         str0m_view
-            .wait_for(MEDIA_TIMEOUT, |s| s.video_packets > 30 && s.audio_packets > 10)
+            .wait_for(MEDIA_TIMEOUT, |s| s.video_packets > 30
+                && s.audio_packets > 10)
             .await,
         "{:?}",
         str0m_view.stats()

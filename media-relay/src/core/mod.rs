@@ -601,26 +601,25 @@ impl Relay {
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 leg.rtc.disconnect();
             }
-            Event::RtpPacket(packet) => {
-                if leg.role == LegRole::Publisher {
-                    let kind = leg.kind_of_pt(packet.header.payload_type);
-                    leg.stats.packets += 1;
-                    leg.stats.bytes += packet.payload.len() as u64;
-                    let stream = leg.stream.clone();
-                    if let Some(kind) = kind {
-                        self.forward(now, &stream, kind, &packet);
-                    }
+            Event::RtpPacket(packet) if leg.role == LegRole::Publisher => {
+                let kind = leg.kind_of_pt(packet.header.payload_type);
+                leg.stats.packets += 1;
+                leg.stats.bytes += packet.payload.len() as u64;
+                let stream = leg.stream.clone();
+                if let Some(kind) = kind {
+                    self.forward(now, &stream, kind, &packet);
                 }
             }
-            Event::KeyframeRequest(req) => {
-                if leg.role == LegRole::Viewer && leg.kind_of_mid(req.mid) == Some(MediaKind::Video)
-                {
-                    let stream = leg.stream.clone();
-                    if let Some(s) = self.streams.get_mut(&stream) {
-                        s.keyframe_wanted = true;
-                    }
-                    self.request_keyframe(now, &stream);
+            // A viewer's PLI or FIR goes upstream, coalesced with everyone else's.
+            Event::KeyframeRequest(req)
+                if leg.role == LegRole::Viewer
+                    && leg.kind_of_mid(req.mid) == Some(MediaKind::Video) =>
+            {
+                let stream = leg.stream.clone();
+                if let Some(s) = self.streams.get_mut(&stream) {
+                    s.keyframe_wanted = true;
                 }
+                self.request_keyframe(now, &stream);
             }
             Event::MediaEgressStats(stats) => {
                 leg.stats.nacks = leg.stats.nacks.max(stats.nacks);

@@ -258,4 +258,49 @@ pub async fn streams(db: &dyn Database) {
         .unwrap()
         .unwrap();
     assert_eq!(still.status, StreamStatus::Requested);
+
+    // The relay reports the camera publishing: its waiting sessions go live, the yard's stay.
+    let (sixth, _) = opened(db, session(ada, cam.id, ada_tablet.id)).await;
+    let live = db.camera_live(cam.id, now()).await.unwrap();
+    let mut ids: Vec<Uuid> = live.iter().map(|s| s.id).collect();
+    ids.sort();
+    assert_eq!(ids, vec![fourth.id, sixth.id]);
+    assert!(live
+        .iter()
+        .all(|s| s.status == StreamStatus::Live && s.started_at.is_some()));
+    let (joined, start) = opened(db, session(ada, cam.id, ada_phone.id)).await;
+    assert!(!start);
+    assert_eq!(joined.status, StreamStatus::Live);
+    // A viewer left the relay: its session ends, once.
+    let left = db
+        .close_stream_session(sixth.id, "viewer_left", now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(left.status, StreamStatus::Ended);
+    assert_eq!(left.end_reason.as_deref(), Some("viewer_left"));
+    assert_eq!(
+        db.close_stream_session(sixth.id, "viewer_left", now())
+            .await
+            .unwrap(),
+        None
+    );
+    // The camera's stream closed: every open session of it ends, and only of it.
+    let (yard_again, _) = opened(db, session(ada, yard.id, ada_phone.id)).await;
+    let closed = db
+        .end_camera_sessions(cam.id, "camera_disconnected", now())
+        .await
+        .unwrap();
+    let mut ids: Vec<Uuid> = closed.iter().map(|s| s.id).collect();
+    ids.sort();
+    assert_eq!(ids, vec![fourth.id, joined.id]);
+    assert!(closed
+        .iter()
+        .all(|s| s.end_reason.as_deref() == Some("camera_disconnected")));
+    let yard_open = db
+        .get_stream_session(user(ada), yard_again.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(yard_open.status, StreamStatus::Requested);
 }
