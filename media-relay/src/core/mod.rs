@@ -21,6 +21,9 @@ use uuid::Uuid;
 pub use leg::{LegKey, LegStats};
 pub use stream::StreamStats;
 
+#[cfg(test)]
+mod tests;
+
 use crate::factory::{self, NewPeer};
 use crate::{h264, stun, LegRole};
 use leg::{Leg, Track};
