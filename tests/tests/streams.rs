@@ -9,9 +9,10 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use reqwest::StatusCode;
+use securecam_tests::media::{open_session, session_status};
 use securecam_tests::{
     both_backends, expect_json, expect_problem, spawn_app, spawn_app_with, ws_expect_none_of_type,
-    ws_next_of_type, ws_send, Backend, TestApp,
+    ws_next_of_type, ws_send, Backend,
 };
 use serde_json::{json, Value};
 
@@ -23,31 +24,6 @@ both_backends!(
     deleting_the_camera_ends_its_sessions,
     other_owners_and_bad_input,
 );
-
-async fn open(app: &TestApp, token: &str, camera: &str, requester: &str) -> Value {
-    expect_json(
-        app.post(
-            "/api/v1/stream-sessions",
-            Some(token),
-            &json!({"camera_device_id": camera, "requester_device_id": requester, "reason": "live_view"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await
-}
-
-async fn get_session(app: &TestApp, token: &str, id: &Value) -> Value {
-    expect_json(
-        app.get(
-            &format!("/api/v1/stream-sessions/{}", id.as_str().unwrap()),
-            Some(token),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await
-}
 
 /// The claims of a media token (a JWT); its signature is the relay's business.
 fn claims(token: &Value) -> Value {
@@ -73,7 +49,7 @@ async fn live_view_asks_the_camera_to_publish_once(backend: Backend) {
     let mut camera_ws = app.connect_device(&camera.token).await;
     let mut phone_ws = app.connect_device(&phone.token).await;
 
-    let first = open(&app, &owner.token, &camera.id, &phone.id).await;
+    let first = open_session(&app, &owner.token, &camera.id, &phone.id).await;
     assert_eq!(first["status"], "requested");
     assert_eq!(first["reason"], "live_view");
     assert_eq!(first["owner_user_id"], owner.id.as_str());
@@ -127,12 +103,12 @@ async fn live_view_asks_the_camera_to_publish_once(backend: Backend) {
     assert_eq!(update["stream_session"]["id"], first["id"]);
     assert_eq!(update["stream_session"]["status"], "starting");
     assert_eq!(
-        get_session(&app, &owner.token, &first["id"]).await["status"],
+        session_status(&app, &owner.token, &first["id"]).await["status"],
         "starting"
     );
 
     // A second viewer (with its device token) joins the same publish: no second command.
-    let second = open(&app, &tablet.token, &camera.id, &tablet.id).await;
+    let second = open_session(&app, &tablet.token, &camera.id, &tablet.id).await;
     assert_eq!(second["status"], "starting");
     assert_eq!(second["media_session_id"], stream.as_str());
     assert_eq!(
@@ -149,7 +125,7 @@ async fn live_view_asks_the_camera_to_publish_once(backend: Backend) {
         )
         .await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
-    let ended = get_session(&app, &owner.token, &first["id"]).await;
+    let ended = session_status(&app, &owner.token, &first["id"]).await;
     assert_eq!(ended["status"], "ended");
     assert_eq!(ended["end_reason"], "ended_by_viewer");
     assert!(ended["ended_at"].is_string());
@@ -196,13 +172,13 @@ async fn sessions_fail_when_the_camera_does_not_publish(backend: Backend) {
     let mut phone_ws = app.connect_device(&phone.token).await;
 
     // The camera is offline and never publishes.
-    let session = open(&app, &owner.token, &camera.id, &phone.id).await;
+    let session = open_session(&app, &owner.token, &camera.id, &phone.id).await;
     assert_eq!(session["status"], "requested");
     let update = ws_next_of_type(&mut phone_ws, "stream.updated").await["stream_session"].clone();
     assert_eq!(update["id"], session["id"]);
     assert_eq!(update["status"], "failed");
     assert_eq!(update["end_reason"], "publish_timeout");
-    let stored = get_session(&app, &owner.token, &session["id"]).await;
+    let stored = session_status(&app, &owner.token, &session["id"]).await;
     assert_eq!(stored["status"], "failed");
     assert!(stored["ended_at"].is_string());
     // Its start_stream lived no longer than the session could wait: a camera that comes back
@@ -220,7 +196,7 @@ async fn a_camera_that_refuses_fails_its_sessions(backend: Backend) {
     let mut camera_ws = app.connect_device(&camera.token).await;
     let mut phone_ws = app.connect_device(&phone.token).await;
 
-    let session = open(&app, &phone.token, &camera.id, &phone.id).await;
+    let session = open_session(&app, &phone.token, &camera.id, &phone.id).await;
     let start = ws_next_of_type(&mut camera_ws, "command").await["command"].clone();
     assert_eq!(start["command_type"], "start_stream");
     ws_send(
@@ -234,7 +210,7 @@ async fn a_camera_that_refuses_fails_its_sessions(backend: Backend) {
     assert_eq!(update["status"], "failed");
     assert_eq!(update["end_reason"], "camera_refused");
     assert_eq!(
-        get_session(&app, &phone.token, &session["id"]).await["status"],
+        session_status(&app, &phone.token, &session["id"]).await["status"],
         "failed"
     );
     // A failed session cannot be ended again into something else.
@@ -249,7 +225,7 @@ async fn a_camera_that_refuses_fails_its_sessions(backend: Backend) {
         .await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        get_session(&app, &phone.token, &session["id"]).await["status"],
+        session_status(&app, &phone.token, &session["id"]).await["status"],
         "failed"
     );
 }
@@ -265,16 +241,16 @@ async fn revoking_a_link_ends_the_clients_views(backend: Backend) {
     let mut camera_ws = app.connect_device(&camera.token).await;
 
     // The friend may watch the shared camera; the session belongs to the camera's owner.
-    let session = open(&app, &friend.token, &camera.id, &friends_phone.id).await;
+    let session = open_session(&app, &friend.token, &camera.id, &friends_phone.id).await;
     assert_eq!(session["owner_user_id"], owner.id.as_str());
     let start = ws_next_of_type(&mut camera_ws, "command").await["command"].clone();
     assert_eq!(start["command_type"], "start_stream");
     assert_eq!(
-        get_session(&app, &owner.token, &session["id"]).await["id"],
+        session_status(&app, &owner.token, &session["id"]).await["id"],
         session["id"]
     );
     assert_eq!(
-        get_session(&app, &friends_phone.token, &session["id"]).await["id"],
+        session_status(&app, &friends_phone.token, &session["id"]).await["id"],
         session["id"]
     );
 
@@ -292,7 +268,7 @@ async fn revoking_a_link_ends_the_clients_views(backend: Backend) {
     assert_eq!(update["id"], session["id"]);
     assert_eq!(update["status"], "ended");
     assert_eq!(update["end_reason"], "access_revoked");
-    let stored = get_session(&app, &owner.token, &session["id"]).await;
+    let stored = session_status(&app, &owner.token, &session["id"]).await;
     assert_eq!(stored["status"], "ended");
     // And it cannot start another.
     let again = app
@@ -314,8 +290,8 @@ async fn deleting_the_camera_ends_its_sessions(backend: Backend) {
     let friends_phone = app.create_device(&friend.token, "Friend", "viewer").await;
     app.share(&owner, &camera, &friend, &friends_phone).await;
 
-    let mine = open(&app, &owner.token, &camera.id, &phone.id).await;
-    let theirs = open(&app, &friend.token, &camera.id, &friends_phone.id).await;
+    let mine = open_session(&app, &owner.token, &camera.id, &phone.id).await;
+    let theirs = open_session(&app, &friend.token, &camera.id, &friends_phone.id).await;
     // The friend deletes their own phone: only its session ends.
     let gone = app
         .delete(
@@ -324,11 +300,11 @@ async fn deleting_the_camera_ends_its_sessions(backend: Backend) {
         )
         .await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
-    let stored = get_session(&app, &owner.token, &theirs["id"]).await;
+    let stored = session_status(&app, &owner.token, &theirs["id"]).await;
     assert_eq!(stored["status"], "ended");
     assert_eq!(stored["end_reason"], "device_deleted");
     assert_eq!(
-        get_session(&app, &owner.token, &mine["id"]).await["status"],
+        session_status(&app, &owner.token, &mine["id"]).await["status"],
         "requested"
     );
     // The owner deletes the camera: every session of it ends.
@@ -339,7 +315,7 @@ async fn deleting_the_camera_ends_its_sessions(backend: Backend) {
         )
         .await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
-    let stored = get_session(&app, &owner.token, &mine["id"]).await;
+    let stored = session_status(&app, &owner.token, &mine["id"]).await;
     assert_eq!(stored["status"], "ended");
     assert_eq!(stored["end_reason"], "device_deleted");
     assert_eq!(stored["camera_device_id"], Value::Null);
@@ -353,7 +329,7 @@ async fn other_owners_and_bad_input(backend: Backend) {
     let phone = app.create_device(&owner.token, "Phone", "viewer").await;
     let others_camera = app.create_device(&other.token, "Theirs", "camera").await;
     let others_phone = app.create_device(&other.token, "Other", "viewer").await;
-    let session = open(&app, &owner.token, &camera.id, &phone.id).await;
+    let session = open_session(&app, &owner.token, &camera.id, &phone.id).await;
     let path = format!(
         "/api/v1/stream-sessions/{}",
         session["id"].as_str().unwrap()
@@ -397,12 +373,12 @@ async fn other_owners_and_bad_input(backend: Backend) {
         .await;
     }
     assert_eq!(
-        get_session(&app, &owner.token, &session["id"]).await["status"],
+        session_status(&app, &owner.token, &session["id"]).await["status"],
         "requested"
     );
     // The camera sees its own sessions.
     assert_eq!(
-        get_session(&app, &camera.token, &session["id"]).await["id"],
+        session_status(&app, &camera.token, &session["id"]).await["id"],
         session["id"]
     );
 

@@ -668,6 +668,8 @@ impl Relay {
             ..Default::default()
         };
         let mut sent = 0u64;
+        // Whether a connected viewer still waits for its first keyframe (it keeps asking).
+        let mut waiting = false;
         for &viewer in &viewers {
             let Some(leg) = self.legs.get_mut(&viewer) else {
                 continue;
@@ -680,6 +682,7 @@ impl Relay {
             };
             if track.waiting_keyframe {
                 if !keyframe_start {
+                    waiting = true;
                     continue;
                 }
                 track.waiting_keyframe = false;
@@ -711,13 +714,7 @@ impl Relay {
         if let Some(s) = self.streams.get_mut(stream) {
             s.stats.packets_out += sent;
             s.stats.bytes_out += sent * packet.payload.len() as u64;
-            // A viewer still waiting for its first keyframe keeps asking (rate-limited).
-            let waiting = s.viewers.iter().any(|v| {
-                self.legs
-                    .get(v)
-                    .is_some_and(|l| l.connected && l.tracks.iter().any(|t| t.waiting_keyframe))
-            });
-            if waiting && kind == MediaKind::Video {
+            if waiting {
                 s.keyframe_wanted = true;
             }
         }
