@@ -11,16 +11,18 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use securecam_media_relay::core::RelayEvent;
-use securecam_media_relay::driver::{self, RelayTask};
+use securecam_media_relay::driver::{self, RelayHandle, RelayTask};
 use securecam_media_relay::http::{self as media_http, MediaHttp};
 use securecam_media_relay::metrics as relay_metrics;
+use securecam_signal::bus::Bus;
+use securecam_signal::commands;
 use securecam_signal::error::problem_for_bare_errors;
 use securecam_signal::mail::{LogMailer, Mailer, SmtpMailer};
 use securecam_signal::media::MediaConfig;
+use securecam_signal::relay_link::{self, RelayIdentity, ReportTo};
 use securecam_signal::routes::ops;
 use securecam_signal::ws::hub::close;
 use securecam_signal::AppState;
-use securecam_signal::{commands, streams};
 use securecam_storage::Database;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -49,8 +51,15 @@ pub struct Application {
     /// The signal component's state: its WebSockets are closed at shutdown and its command
     /// sweeper runs alongside the server.
     signal: Option<AppState>,
-    /// The media relay's task and the events it reports to signal.
-    relay: Option<(RelayTask, mpsc::UnboundedReceiver<RelayEvent>)>,
+    /// The media relay's task, and what keeps it registered and reports its events.
+    relay: Option<RelayParts>,
+}
+
+struct RelayParts {
+    task: RelayTask,
+    handle: RelayHandle,
+    events: mpsc::UnboundedReceiver<RelayEvent>,
+    identity: RelayIdentity,
 }
 
 impl Application {
@@ -115,13 +124,28 @@ impl Application {
                         .unwrap_or_default()
                 })
             }));
-            relay = Some((handle, task, events_rx));
+            let identity = relay_identity(&settings, &handle);
+            relay_link::register(db.as_ref(), &identity)
+                .await
+                .context("registering the media relay")?;
+            if !components.contains(&Component::Signal) && db.pubsub().is_none() {
+                tracing::warn!(
+                    "the relay runs without signal on a database with no bus (SQLite): \
+                     signal in another process will not hear from it; use PostgreSQL"
+                );
+            }
+            relay = Some(RelayParts {
+                task,
+                handle,
+                events: events_rx,
+                identity,
+            });
         }
         let media = MediaConfig {
             signing_key: Arc::new(keys.media_signing.clone()),
             ice_urls: settings.turn.urls(),
             turn_secret: settings.turn.secret.clone(),
-            relay: relay.as_ref().map(|(handle, _, _)| handle.clone()),
+            relay: relay.as_ref().map(|parts| parts.handle.clone()),
         };
 
         let mut router = Router::new().merge(ops::router(
@@ -129,10 +153,10 @@ impl Application {
             telemetry::metrics_handle(),
             metrics_sources,
         ));
-        if let Some((handle, _, _)) = &relay {
+        if let Some(parts) = &relay {
             let links = media.clone();
             router = router.merge(media_http::router(MediaHttp {
-                relay: handle.clone(),
+                relay: parts.handle.clone(),
                 verifying_key: keys.media_signing.verifying_key(),
                 ice_links: Arc::new(move |device| links.ice_links(device, chrono::Utc::now())),
             }));
@@ -177,7 +201,7 @@ impl Application {
             public_url: settings.public_url(),
             session_idle_timeout: settings.signal.session_idle_timeout,
             signal,
-            relay: relay.map(|(_, task, events)| (task, events)),
+            relay,
         })
     }
 
@@ -223,21 +247,26 @@ impl Application {
         });
 
         let mut relay_tasks = Vec::new();
-        if let Some((task, mut events)) = self.relay.take() {
+        if let Some(parts) = self.relay.take() {
             let mut stop = stop_rx.clone();
-            relay_tasks.push(tokio::spawn(task.run(async move {
+            relay_tasks.push(tokio::spawn(parts.task.run(async move {
                 let _ = stop.changed().await;
             })));
-            let state = self.signal.clone();
-            // Ends when the relay task does (it holds the sender).
-            relay_tasks.push(tokio::spawn(async move {
-                while let Some(event) = events.recv().await {
-                    match &state {
-                        Some(state) => streams::on_relay_event(state, event).await,
-                        None => tracing::info!(?event, "relay event (no signal in this process)"),
-                    }
-                }
-            }));
+            let report_to = match &self.signal {
+                Some(state) => ReportTo::Signal(state.clone()),
+                None => ReportTo::Bus(Arc::new(Bus::new(self.db.pubsub()))),
+            };
+            let mut stop = stop_rx.clone();
+            relay_tasks.push(tokio::spawn(relay_link::run(
+                self.db.clone(),
+                parts.handle,
+                parts.identity,
+                parts.events,
+                report_to,
+                async move {
+                    let _ = stop.changed().await;
+                },
+            )));
         }
 
         let names: Vec<&str> = self.components.iter().map(|c| c.name()).collect();
@@ -276,6 +305,35 @@ impl Application {
         self.db.close().await;
         tracing::info!("stopped");
         result.context("HTTP server")
+    }
+}
+
+/// Who the relay in this process registers as: its own public URL when it runs alone, the
+/// server's otherwise (its routes are merged into the same HTTP server either way).
+fn relay_identity(settings: &Settings, handle: &RelayHandle) -> RelayIdentity {
+    let name = settings.relay.name.clone().unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "relay".to_string())
+    });
+    let udp = handle.udp_addr();
+    let udp_ip = settings
+        .relay
+        .public_ip
+        .or_else(|| handle.factory().candidates().first().map(|c| c.ip()))
+        .unwrap_or(udp.ip());
+    RelayIdentity {
+        id: securecam_storage::new_id(),
+        name,
+        public_url: settings
+            .relay
+            .public_url
+            .clone()
+            .unwrap_or_else(|| settings.public_url()),
+        udp_endpoint: Some(SocketAddr::new(udp_ip, udp.port()).to_string()),
+        heartbeat: Duration::from_secs(settings.relay.heartbeat_secs.max(1)),
     }
 }
 

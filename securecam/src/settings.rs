@@ -55,6 +55,13 @@ pub struct RelaySettings {
     pub connect_timeout_secs: u64,
     /// Seconds viewers wait for a camera that dropped off to come back.
     pub publisher_grace_secs: u64,
+    /// Where clients reach this relay's HTTP side (WHIP/WHEP), when the relay runs in its own
+    /// process; default `public_url`.
+    pub public_url: Option<String>,
+    /// The name it registers under; default the host name.
+    pub name: Option<String>,
+    /// Seconds between heartbeats (signal gives up on a relay after `signal.relay_stale_secs`).
+    pub heartbeat_secs: u64,
 }
 
 impl Default for RelaySettings {
@@ -65,6 +72,9 @@ impl Default for RelaySettings {
             max_legs: core.max_legs,
             connect_timeout_secs: core.connect_timeout.as_secs(),
             publisher_grace_secs: core.publisher_grace.as_secs(),
+            public_url: None,
+            name: None,
+            heartbeat_secs: 5,
         }
     }
 }

@@ -12,6 +12,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use securecam_media_relay::core::RelayEvent;
+use securecam_media_relay::driver::RelayHandle;
 use securecam_storage::{CommandViewer, PubSub, MAX_PUBSUB_PAYLOAD};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -66,6 +68,13 @@ pub enum BusMessage {
     /// The device was deleted: close its connection.
     DeviceRemoved {
         device: Uuid,
+    },
+    /// What a relay in a process without signal saw (every signal node applies it; the
+    /// database changes are conditional, so only one node's change takes and is announced).
+    Relay(RelayEvent),
+    /// A stream session ended: a relay that carries its viewer leg cuts it.
+    MediaSessionEnded {
+        session: Uuid,
     },
 }
 
@@ -141,6 +150,35 @@ pub async fn listen(state: AppState, shutdown: impl Future<Output = ()>) {
     let Some(pubsub) = state.bus().pubsub.clone() else {
         return;
     };
+    let node = state.bus().node;
+    receive(pubsub, node, shutdown, |message| apply(&state, message)).await;
+}
+
+/// What a relay in a process without signal needs from the bus: sessions that ended.
+pub async fn listen_as_relay(bus: &Bus, relay: RelayHandle, shutdown: impl Future<Output = ()>) {
+    let Some(pubsub) = bus.pubsub.clone() else {
+        return;
+    };
+    receive(pubsub, bus.node, shutdown, |message| {
+        if let BusMessage::MediaSessionEnded { session } = message {
+            relay.end_session(session);
+        }
+        std::future::ready(())
+    })
+    .await;
+}
+
+/// Hands each message other nodes publish to `handle`, in order, until `shutdown` resolves;
+/// reconnects when the subscription is lost.
+async fn receive<F, Fut>(
+    pubsub: Arc<dyn PubSub>,
+    node: Uuid,
+    shutdown: impl Future<Output = ()>,
+    mut handle: F,
+) where
+    F: FnMut(BusMessage) -> Fut,
+    Fut: Future<Output = ()>,
+{
     tokio::pin!(shutdown);
     loop {
         let mut subscription = tokio::select! {
@@ -160,7 +198,11 @@ pub async fn listen(state: AppState, shutdown: impl Future<Output = ()>) {
                 next = subscription.next() => next,
             };
             match payload {
-                Ok(payload) => apply(&state, &payload).await,
+                Ok(payload) => match serde_json::from_str::<Envelope>(&payload) {
+                    Ok(envelope) if envelope.node == node => {}
+                    Ok(envelope) => handle(envelope.message).await,
+                    Err(err) => tracing::warn!(error = %err, "unreadable bus message"),
+                },
                 Err(err) => {
                     tracing::warn!(error = %err, "lost the other nodes; listening again");
                     break;
@@ -170,19 +212,9 @@ pub async fn listen(state: AppState, shutdown: impl Future<Output = ()>) {
     }
 }
 
-async fn apply(state: &AppState, payload: &str) {
-    let envelope: Envelope = match serde_json::from_str(payload) {
-        Ok(envelope) => envelope,
-        Err(err) => {
-            tracing::warn!(error = %err, "unreadable bus message");
-            return;
-        }
-    };
-    if envelope.node == state.bus().node {
-        return;
-    }
+async fn apply(state: &AppState, message: BusMessage) {
     let hub = state.hub();
-    match envelope.message {
+    match message {
         BusMessage::Audience {
             owner,
             camera,
@@ -222,6 +254,12 @@ async fn apply(state: &AppState, payload: &str) {
         BusMessage::Revoked(revocation) => state.forget_locally(revocation),
         BusMessage::DeviceRemoved { device } => {
             hub.close_device(device, close::DEVICE_REMOVED, "device deleted");
+        }
+        BusMessage::Relay(event) => crate::streams::on_relay_event(state, event).await,
+        BusMessage::MediaSessionEnded { session } => {
+            if let Some(relay) = &state.media().relay {
+                relay.end_session(session);
+            }
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct SignalConfig {
     pub stream_publish_timeout_secs: u64,
     /// A camera no open session needs is told to stop publishing after this many seconds.
     pub stream_idle_stop_secs: u64,
+    /// A relay not heard from for this many seconds gets no new streams, and its open
+    /// sessions end (`relay_lost`).
+    pub relay_stale_secs: u64,
 }
 
 impl SignalConfig {
@@ -54,6 +57,10 @@ impl SignalConfig {
             first,
             max: Duration::from_millis(self.command_retry_max_ms).max(first),
         }
+    }
+
+    pub fn relay_stale(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.relay_stale_secs.max(1) as i64)
     }
 
     pub fn command_sweep_interval(&self) -> Duration {
@@ -79,6 +86,7 @@ impl Default for SignalConfig {
             command_sweep_interval_ms: 500,
             stream_publish_timeout_secs: 20,
             stream_idle_stop_secs: 30,
+            relay_stale_secs: 15,
         }
     }
 }

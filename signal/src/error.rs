@@ -93,6 +93,20 @@ impl ApiError {
         }
     }
 
+    /// 503: a service this needs is not there right now; try again in `retry_after_secs`.
+    pub fn unavailable(
+        code: &'static str,
+        detail: impl Into<String>,
+        retry_after_secs: u64,
+    ) -> Self {
+        ApiError::Client {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            detail: detail.into(),
+            retry_after: Some(retry_after_secs.max(1)),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Client { status, .. } => *status,

@@ -15,6 +15,7 @@ pub mod fanout;
 pub mod mail;
 pub mod media;
 pub mod pagination;
+pub mod relay_link;
 pub mod routes;
 pub mod state;
 pub mod streams;

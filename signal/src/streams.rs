@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Caller;
+use crate::bus::BusMessage;
 use crate::commands::service::{send_from_server, Sender};
 use crate::error::{ApiError, ApiResult};
 use crate::media::{stream_name, IceServer};
@@ -54,8 +55,19 @@ pub async fn open(
             "with a device token the requester is the calling device",
         ));
     }
-    let base = state.config().public_url.trim_end_matches('/').to_string();
+    let at = now();
+    // The relay that carries the camera's stream now, else the least loaded one. Should the
+    // camera publish already, the storage keeps the session on its relay whatever is picked.
+    let relay = state
+        .db()
+        .pick_relay(camera, at - state.config().relay_stale())
+        .await?
+        .ok_or_else(|| {
+            ApiError::unavailable("relay_unavailable", "no media relay is running", 5)
+        })?;
+    let base = relay.public_url.trim_end_matches('/').to_string();
     let stream = stream_name(camera);
+    let publish_endpoint = format!("{base}/media/whip/{stream}");
     let new = NewStreamSession {
         user_id: caller.owner_id(),
         camera_device_id: camera,
@@ -63,14 +75,14 @@ pub async fn open(
         reason,
         media_provider: MEDIA_PROVIDER.to_string(),
         media_session_id: stream.clone(),
-        publish_endpoint: format!("{base}/media/whip/{stream}"),
+        publish_endpoint: publish_endpoint.clone(),
         subscribe_endpoint: format!("{base}/media/whep/{stream}"),
+        relay_node_id: Some(relay.id),
     };
     let audit = NewAuditLog::new("stream.start")
         .actor_device(Some(requester))
         .ip(ip.clone())
         .metadata(json!({"reason": reason}));
-    let at = now();
     let (session, start_camera) = match state.db().create_stream_session(new, at, audit).await? {
         StreamOutcome::Created {
             session,
@@ -89,7 +101,8 @@ pub async fn open(
         let (camera_ice, _) = state.media().ice_servers(session.owner_user_id, at);
         let payload = json!({
             "stream_session_id": session.id,
-            "publish_endpoint": format!("{base}/media/whip/{stream}"),
+            // A camera told to start has no other open session: the relay picked is its.
+            "publish_endpoint": publish_endpoint,
             "publish_token": state.media().token(camera, &stream, Direction::Publish, session.id, at),
             "ice_servers": camera_ice,
         });
@@ -125,14 +138,18 @@ pub fn viewer(caller: &Caller) -> EventViewer {
     }
 }
 
-/// Tells the requester of each session what became of it; the relay in this process drops
-/// the viewer legs of sessions that closed.
+/// Tells the requester of each session what became of it; the relays (the one in this
+/// process, and through the bus those of other processes) drop the viewer legs of sessions
+/// that closed.
 pub fn announce(state: &AppState, sessions: &[StreamSession]) {
     for session in sessions {
         if matches!(session.status, StreamStatus::Ended | StreamStatus::Failed) {
             if let Some(relay) = &state.media().relay {
                 relay.end_session(session.id);
             }
+            state.bus().publish(BusMessage::MediaSessionEnded {
+                session: session.id,
+            });
         }
         if let Some(requester) = session.requester_device_id {
             state.send_to_device(
@@ -182,7 +199,8 @@ pub async fn end_unwatchable(state: &AppState, reason: &str) {
 }
 
 /// One round of the stream sweeper: sessions nobody may watch any more end; sessions the
-/// camera never started fail; cameras nobody needs any more are told to stop.
+/// camera never started fail; sessions on a relay that stopped heartbeating end; cameras
+/// nobody needs any more are told to stop.
 pub async fn sweep_once(state: &AppState) {
     end_unwatchable(state, "access_revoked").await;
     let at = now();
@@ -191,6 +209,14 @@ pub async fn sweep_once(state: &AppState) {
     match state.db().fail_unpublished_sessions(at - timeout, at).await {
         Ok(failed) => announce(state, &failed),
         Err(err) => tracing::warn!(error = %err, "stream timeout sweep failed"),
+    }
+    match state
+        .db()
+        .end_sessions_on_lost_relays(at - config.relay_stale(), at)
+        .await
+    {
+        Ok(ended) => announce(state, &ended),
+        Err(err) => tracing::warn!(error = %err, "lost relay sweep failed"),
     }
     let idle = Duration::seconds(config.stream_idle_stop_secs as i64);
     let cameras = match state.db().release_idle_cameras(at - idle, at).await {

@@ -2,6 +2,7 @@
 //! (`storage-sqlite/tests`, `storage-postgres/tests`). Each call gets a fresh, empty database.
 
 mod commands;
+mod relays;
 mod streams;
 
 use chrono::Duration;
@@ -29,6 +30,7 @@ pub async fn run_all(db: &dyn Database) {
     pairing(db).await;
     commands::commands(db).await;
     streams::streams(db).await;
+    relays::relays(db).await;
 }
 
 async fn new_user(db: &dyn Database, email: &str) -> Uuid {

@@ -221,3 +221,43 @@ pub trait StreamStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StorageResult<Vec<crate::IdleCamera>>;
 }
+
+/// Media relays that registered themselves (table `relay_nodes`): each heartbeats its load;
+/// signal puts a camera's stream on the least loaded live one.
+#[async_trait]
+pub trait RelayStore: Send + Sync {
+    /// Registers (or re-registers) a relay as `live`.
+    async fn register_relay(
+        &self,
+        node: crate::NewRelayNode,
+        now: DateTime<Utc>,
+    ) -> StorageResult<crate::RelayNode>;
+    /// Records a heartbeat; `false` when the relay is not registered as live (it was declared
+    /// gone meanwhile) and must register again.
+    async fn relay_heartbeat(
+        &self,
+        id: Uuid,
+        load: crate::RelayLoad,
+        now: DateTime<Utc>,
+    ) -> StorageResult<bool>;
+    /// The relay is shutting down.
+    async fn retire_relay(&self, id: Uuid, now: DateTime<Utc>) -> StorageResult<()>;
+    /// Live relays that heartbeated since `fresh_since`, least loaded first.
+    async fn live_relays(&self, fresh_since: DateTime<Utc>)
+        -> StorageResult<Vec<crate::RelayNode>>;
+    /// The relay for a new session of `camera`: the one its open sessions already use if it
+    /// is still live, else the live relay with the fewest open sessions (what it carries now,
+    /// including what was assigned since its last heartbeat), then the fewest reported viewers.
+    async fn pick_relay(
+        &self,
+        camera: Uuid,
+        fresh_since: DateTime<Utc>,
+    ) -> StorageResult<Option<crate::RelayNode>>;
+    /// Relays that did not heartbeat since `fresh_since` are `gone`, and the open sessions of
+    /// gone relays end with `relay_lost`; those sessions are returned.
+    async fn end_sessions_on_lost_relays(
+        &self,
+        fresh_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Vec<crate::StreamSession>>;
+}

@@ -56,6 +56,7 @@ pub struct TestApp {
     pub mailer: MemoryMailer,
     pub backend: Backend,
     settings: Settings,
+    components: Vec<Component>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _data_dir: tempfile::TempDir,
@@ -69,6 +70,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// A server whose settings `configure` may change first.
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_components(backend, &Component::ALL, configure).await
+}
+
+/// A server running only `components` (say signal alone, with the relay in another process
+/// started by [`TestApp::spawn_node`]).
+pub async fn spawn_components(
+    backend: Backend,
+    components: &[Component],
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings {
         http_addr: "127.0.0.1:0".parse().unwrap(),
@@ -86,7 +97,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     };
     configure(&mut settings);
     let mailer = MemoryMailer::default();
-    let running = start(settings.clone(), &mailer).await;
+    let running = start(settings.clone(), components, &mailer).await;
     TestApp {
         address: running.address,
         base_url: format!("http://{}", running.address),
@@ -98,6 +109,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         mailer,
         backend,
         settings,
+        components: components.to_vec(),
         stop: Some(running.stop),
         server: Some(running.server),
         _data_dir: data_dir,
@@ -112,9 +124,9 @@ struct Running {
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-async fn start(settings: Settings, mailer: &MemoryMailer) -> Running {
+async fn start(settings: Settings, components: &[Component], mailer: &MemoryMailer) -> Running {
     let app =
-        Application::build_with_mailer(settings, Component::ALL.to_vec(), Arc::new(mailer.clone()))
+        Application::build_with_mailer(settings, components.to_vec(), Arc::new(mailer.clone()))
             .await
             .expect("application builds");
     let address = app.local_addr();
@@ -144,12 +156,65 @@ impl TestApp {
                 .expect("server task")
                 .expect("server stopped cleanly");
         }
-        let running = start(self.settings.clone(), &self.mailer).await;
+        let running = start(self.settings.clone(), &self.components, &self.mailer).await;
         self.address = running.address;
         self.base_url = format!("http://{}", running.address);
         self.db = running.db;
         self.stop = Some(running.stop);
         self.server = Some(running.server);
+    }
+}
+
+/// Another process of the same deployment as a [`TestApp`]: same database, same keys, its
+/// own port and its own `public_url`.
+pub struct TestNode {
+    pub address: SocketAddr,
+    /// Its `public_url` (what it registers and signal hands out).
+    pub base_url: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn_node(&self, components: &[Component]) -> TestNode {
+        let settings = Settings {
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            ..self.settings.clone()
+        };
+        let running = start(settings, components, &self.mailer).await;
+        TestNode {
+            address: running.address,
+            base_url: format!("http://localhost:{}", running.address.port()),
+            stop: Some(running.stop),
+            server: Some(running.server),
+        }
+    }
+}
+
+impl TestNode {
+    /// Shuts the node down gracefully, as SIGTERM would.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("node task")
+                .expect("node stopped cleanly");
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
     }
 }
 

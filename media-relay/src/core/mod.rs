@@ -52,8 +52,9 @@ impl Default for CoreConfig {
     }
 }
 
-/// What the relay tells signal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the relay tells signal (in process, or as JSON through the bus when it runs alone).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum RelayEvent {
     /// The camera's publisher leg connected: the stream is live.
     PublisherLive {

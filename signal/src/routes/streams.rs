@@ -37,7 +37,8 @@ pub struct IceServers {
 #[utoipa::path(post, path = "/api/v1/stream-sessions", tag = "streams", security(("bearer" = [])),
     request_body = CreateStreamSession,
     responses((status = 201, body = OpenedStream), (status = 404, body = Problem),
-              (status = 422, description = "`not_a_camera`, `invalid_requester`", body = Problem)))]
+              (status = 422, description = "`not_a_camera`, `invalid_requester`", body = Problem),
+              (status = 503, description = "`relay_unavailable`: no media relay is running; see `Retry-After`", body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,

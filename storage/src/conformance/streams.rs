@@ -11,7 +11,7 @@ use crate::{
     StreamReason, StreamSession, StreamStatus,
 };
 
-fn session(user: Uuid, camera: Uuid, requester: Uuid) -> NewStreamSession {
+pub(super) fn session(user: Uuid, camera: Uuid, requester: Uuid) -> NewStreamSession {
     NewStreamSession {
         user_id: user,
         camera_device_id: camera,
@@ -21,6 +21,7 @@ fn session(user: Uuid, camera: Uuid, requester: Uuid) -> NewStreamSession {
         media_session_id: format!("cam-{}", camera.simple()),
         publish_endpoint: "http://relay.test/media/whip/x".into(),
         subscribe_endpoint: "http://relay.test/media/whep/x".into(),
+        relay_node_id: None,
     }
 }
 
@@ -30,7 +31,7 @@ async fn open(db: &dyn Database, new: NewStreamSession) -> StreamOutcome {
         .unwrap()
 }
 
-async fn opened(db: &dyn Database, new: NewStreamSession) -> (StreamSession, bool) {
+pub(super) async fn opened(db: &dyn Database, new: NewStreamSession) -> (StreamSession, bool) {
     match open(db, new).await {
         StreamOutcome::Created {
             session,

@@ -58,6 +58,9 @@ pub struct NewStreamSession {
     pub media_session_id: String,
     pub publish_endpoint: String,
     pub subscribe_endpoint: String,
+    /// The relay chosen for the camera's stream; `None` when no registered relay carries it.
+    /// A camera that already publishes keeps its relay: the new session joins it there.
+    pub relay_node_id: Option<Uuid>,
 }
 
 /// What asking for a stream found.

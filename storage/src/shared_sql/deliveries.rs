@@ -43,5 +43,6 @@ macro_rules! impl_shared_stores {
         $crate::impl_delivery_store!($db);
         $crate::impl_event_store!($db);
         $crate::impl_stream_store!($db);
+        $crate::impl_relay_store!($db);
     };
 }

@@ -4,4 +4,5 @@
 pub mod commands;
 pub mod deliveries;
 pub mod events;
+pub mod relays;
 pub mod streams;

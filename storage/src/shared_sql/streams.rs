@@ -55,27 +55,36 @@ macro_rules! impl_stream_store {
                 if !is_camera {
                     return Ok($crate::StreamOutcome::NotACamera);
                 }
-                // The camera's publish is shared: a new session joins it where it stands.
-                let open: Vec<String> = sqlx::query_scalar(
-                    "SELECT status FROM stream_sessions WHERE camera_device_id = $1 \
+                // The camera's publish is shared: a new session joins it where it stands, on
+                // the relay that carries it (whatever relay the caller picked).
+                let open: Vec<(String, String, String, String, Option<uuid::Uuid>)> = sqlx::query_as(
+                    "SELECT status, media_session_id, publish_endpoint, subscribe_endpoint, relay_node_id \
+                     FROM stream_sessions WHERE camera_device_id = $1 \
                      AND status IN ('requested', 'starting', 'live')",
                 )
                 .bind(new.camera_device_id)
                 .fetch_all(&mut *tx)
                 .await?;
-                let status = if open.iter().any(|s| s == "live") {
+                let status = if open.iter().any(|s| s.0 == "live") {
                     "live"
-                } else if open.iter().any(|s| s == "starting") {
+                } else if open.iter().any(|s| s.0 == "starting") {
                     "starting"
                 } else {
                     "requested"
                 };
+                let mut new = new;
+                if let Some((_, media_session_id, publish, subscribe, relay)) = open.first() {
+                    new.media_session_id = media_session_id.clone();
+                    new.publish_endpoint = publish.clone();
+                    new.subscribe_endpoint = subscribe.clone();
+                    new.relay_node_id = *relay;
+                }
                 let id = $crate::new_id();
                 let sql = format!(
                     "INSERT INTO stream_sessions (id, owner_user_id, camera_device_id, requester_device_id, \
                      status, reason, media_provider, media_session_id, publish_endpoint, subscribe_endpoint, \
-                     stream_key, started_at, metadata, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+                     stream_key, started_at, metadata, created_at, updated_at, relay_node_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) \
                      RETURNING {STREAM_COLUMNS}"
                 );
                 let session: $crate::StreamSession = sqlx::query_as(&sql)
@@ -93,6 +102,7 @@ macro_rules! impl_stream_store {
                     .bind((status == "live").then_some(now))
                     .bind(sqlx::types::Json(serde_json::json!({})))
                     .bind(now)
+                    .bind(new.relay_node_id)
                     .fetch_one(&mut *tx)
                     .await?;
                 write_audit(&mut tx, audit.or_target(owner, "stream_session", session.id)).await?;
