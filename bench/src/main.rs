@@ -8,11 +8,14 @@
 //!   in which every device must get `hello` and the commands queued while it was away.
 //! * `ws-commands` — command round trips (REST create → WebSocket delivery → ack →
 //!   acknowledged in the database, seen by the sender) at a fixed rate.
+//! * `relay` — cameras publishing over WHIP to many WHEP viewers: relay CPU, memory per
+//!   viewer leg, forwarded packets/s and forwarding delay.
 //!
 //! Each HTTP connection is one HTTP/1.1 keep-alive connection driven by hyper directly, to
 //! keep the load tool's own CPU use low on a machine it shares with the server.
 
 mod http;
+mod relay;
 mod ws;
 
 use std::sync::Arc;
@@ -65,6 +68,8 @@ enum Command {
     WsFleet(ws::FleetArgs),
     /// Command round trips at a fixed rate.
     WsCommands(ws::CommandArgs),
+    /// The media relay: publishers over WHIP, viewers over WHEP, all str0m peers here.
+    Relay(relay::RelayArgs),
 }
 
 #[tokio::main]
@@ -74,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::WsFleet(args) => return ws::fleet(&target, args).await,
         Command::WsCommands(args) => return ws::commands(&target, args).await,
+        Command::Relay(args) => return relay::run(&cli.url, args).await,
         _ => {}
     }
     let email = format!("bench-{}@bench.invalid", uuid::Uuid::now_v7().simple());
@@ -158,7 +164,9 @@ async fn main() -> anyhow::Result<()> {
                 "POST /api/v1/auth/sign-in, {connections} connections, closed loop"
             ));
         }
-        Command::WsFleet(_) | Command::WsCommands(_) => unreachable!("handled above"),
+        Command::WsFleet(_) | Command::WsCommands(_) | Command::Relay(_) => {
+            unreachable!("handled above")
+        }
     }
     Ok(())
 }

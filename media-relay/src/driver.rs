@@ -15,6 +15,7 @@ use crate::core::{
     AddError, CoreConfig, LegIce, LegSnapshot, Relay, RelayEvent, RelayStats, StreamSnapshot,
     TrickleError,
 };
+use crate::delay::DelayHistogram;
 use crate::factory::{candidate_addrs, NewPeer, RtcFactory};
 use crate::LegRole;
 
@@ -61,6 +62,8 @@ pub struct Snapshot {
     pub streams: Vec<StreamSnapshot>,
     pub legs: Vec<LegSnapshot>,
     pub stats: RelayStats,
+    /// Since the relay started.
+    pub forward_delay: DelayHistogram,
 }
 
 /// The handle HTTP handlers and signal use; cheap to clone.
@@ -205,6 +208,7 @@ async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let mut buf = vec![0u8; 2048];
+    let mut delay = DelayHistogram::default();
     tokio::pin!(shutdown);
     let sleep = tokio::time::sleep_until(Instant::now().into());
     tokio::pin!(sleep);
@@ -215,20 +219,22 @@ async fn run(
             biased;
             _ = &mut shutdown => break,
             command = commands.recv() => match command {
-                Some(command) => on_command(&mut relay, command),
+                Some(command) => on_command(&mut relay, command, &delay),
                 None => break,
             },
             received = socket.recv_from(&mut buf) => {
                 if let Ok((n, source)) = received {
-                    relay.handle_datagram(Instant::now(), source, &buf[..n]);
-                    flush(&socket, &mut relay);
+                    let now = Instant::now();
+                    relay.handle_datagram(now, source, &buf[..n]);
+                    flush_forwarded(&socket, &mut relay, now, &mut delay);
                     for _ in 0..RECV_BATCH {
                         match socket.try_recv_from(&mut buf) {
                             Ok((n, source)) => {
-                                relay.handle_datagram(Instant::now(), source, &buf[..n]);
+                                let now = Instant::now();
+                                relay.handle_datagram(now, source, &buf[..n]);
                                 // Sent at once, not after the batch: forwarding latency is
                                 // what a viewer feels.
-                                flush(&socket, &mut relay);
+                                flush_forwarded(&socket, &mut relay, now, &mut delay);
                             }
                             Err(_) => break,
                         }
@@ -250,6 +256,19 @@ async fn run(
     tracing::debug!("media relay stopped");
 }
 
+/// [`flush`] after handling a datagram read at `received`: each datagram sent is timed.
+fn flush_forwarded(
+    socket: &UdpSocket,
+    relay: &mut Relay,
+    received: Instant,
+    delay: &mut DelayHistogram,
+) {
+    while let Some(transmit) = relay.poll_transmit() {
+        let _ = socket.try_send_to(&transmit.contents, transmit.destination);
+        delay.record(received.elapsed());
+    }
+}
+
 fn flush(socket: &UdpSocket, relay: &mut Relay) {
     while let Some(transmit) = relay.poll_transmit() {
         // A full send buffer drops the datagram, as the network would: RTP copes, and one slow
@@ -258,7 +277,7 @@ fn flush(socket: &UdpSocket, relay: &mut Relay) {
     }
 }
 
-fn on_command(relay: &mut Relay, command: Command) {
+fn on_command(relay: &mut Relay, command: Command, delay: &DelayHistogram) {
     let now = Instant::now();
     match command {
         Command::Add {
@@ -296,6 +315,7 @@ fn on_command(relay: &mut Relay, command: Command) {
                 streams,
                 legs,
                 stats: relay.stats(),
+                forward_delay: delay.clone(),
             });
         }
     }

@@ -8,6 +8,7 @@
 #[cfg(feature = "client")]
 pub mod client;
 pub mod core;
+pub mod delay;
 pub mod driver;
 pub mod factory;
 pub mod h264;

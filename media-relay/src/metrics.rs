@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use crate::delay::{DelayHistogram, BOUNDS_US};
 use crate::driver::Snapshot;
 use crate::LegRole;
 
@@ -155,5 +156,26 @@ pub fn render(snapshot: &Snapshot) -> String {
             .map(|x| (l(x), x.stats.loss.to_string()))
             .collect(),
     );
+    render_delay(&mut out, &snapshot.forward_delay);
     out
+}
+
+/// The forwarding delay as a Prometheus histogram (cumulative buckets, seconds).
+pub fn render_delay(out: &mut String, histogram: &DelayHistogram) {
+    let name = "securecam_relay_forward_delay_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time from reading a datagram to sending each datagram it caused.\n# TYPE {name} histogram"
+    );
+    let mut cumulative = 0;
+    for (i, count) in histogram.counts.iter().enumerate() {
+        cumulative += count;
+        let le = match BOUNDS_US.get(i) {
+            Some(us) => format!("{}", *us as f64 / 1e6),
+            None => "+Inf".to_string(),
+        };
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+    }
+    let _ = writeln!(out, "{name}_sum {}", histogram.sum_us as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {cumulative}");
 }
