@@ -429,6 +429,8 @@ impl PeerTask {
             );
         }
         source.frame += 1;
+        // str0m's pacer sees written packets when time passes: send them now.
+        let _ = self.rtc.handle_input(Input::Timeout(now));
     }
 
     fn send_audio(&mut self, source: &mut Source) {
@@ -450,6 +452,7 @@ impl PeerTask {
             now,
             vec![0xfc; 80],
         ));
+        let _ = self.rtc.handle_input(Input::Timeout(now));
     }
 
     fn pt(&self, codec: Codec) -> str0m::media::Pt {

@@ -21,6 +21,13 @@ use crate::LegRole;
 const H264_PT: u8 = 108;
 const H264_RTX_PT: u8 = 109;
 const H264_CONSTRAINED_BASELINE: u32 = 0x42e01f;
+/// How far back a viewer's NACK can reach: each viewer leg keeps its own copy of what it was
+/// sent (str0m takes payloads by value), so this is most of a leg's memory. Half a second
+/// covers round trips up to ~400 ms; str0m's default (3 s) holds ~1 MB per viewer at 2.5 Mbit/s.
+const NACK_HISTORY: Duration = Duration::from_millis(500);
+const NACK_HISTORY_PACKETS: usize = 512;
+/// Resends stop when they exceed this share of what a leg sends (a hopeless link).
+const RTX_RATIO_CAP: f32 = 0.15;
 /// How often str0m reports per-leg statistics (loss, NACKs, PLIs) for `/metrics`.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -125,10 +132,12 @@ impl RtcFactory {
                 )));
             };
             let send_ssrc = match role {
-                LegRole::Viewer => rtc
-                    .direct_api()
-                    .stream_tx_by_mid(mid, None)
-                    .map(|s| s.ssrc()),
+                LegRole::Viewer => rtc.direct_api().stream_tx_by_mid(mid, None).map(|tx| {
+                    if media_kind == MediaKind::Video {
+                        tx.set_rtx_cache(NACK_HISTORY_PACKETS, NACK_HISTORY, Some(RTX_RATIO_CAP));
+                    }
+                    tx.ssrc()
+                }),
                 LegRole::Publisher => None,
             };
             tracks.push(PeerTrack {

@@ -22,6 +22,8 @@ pub use leg::{LegKey, LegStats};
 pub use stream::StreamStats;
 
 #[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::factory::{self, NewPeer};
@@ -709,7 +711,15 @@ impl Relay {
             leg.stats.packets += 1;
             leg.stats.bytes += packet.payload.len() as u64;
             sent += 1;
-            self.drive(viewer, now);
+            // str0m's pacer learns of written packets only when time passes: tell it now, so
+            // the copy leaves with this datagram instead of at the leg's next timer.
+            match catch_unwind(AssertUnwindSafe(|| {
+                leg.rtc.handle_input(Input::Timeout(now))
+            })) {
+                Ok(Ok(())) => self.drive(viewer, now),
+                Ok(Err(_)) => self.remove(now, viewer),
+                Err(_) => self.panicked(now, viewer),
+            }
         }
         self.scratch_viewers = viewers;
         if let Some(s) = self.streams.get_mut(stream) {
