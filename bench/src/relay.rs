@@ -265,15 +265,17 @@ pub async fn run(base: &str, args: RelayArgs) -> anyhow::Result<()> {
                         .wait_for(Duration::from_secs(15), |s| s.video_packets > 0)
                         .await
                     {
-                        bail!("a viewer got no video within 15 s");
+                        bail!("a viewer got no video within 15 s: {:?}", peer.stats());
                     }
                     anyhow::Ok(peer)
                 }
             });
             viewers.extend(try_join_all(batch).await?);
+            eprint!("\r{} viewers connected", viewers.len());
         }
     }
     let legs = viewers.len();
+    eprintln!();
     println!(
         "{} publisher(s) at {:.1} Mbit/s + Opus, {legs} viewer legs connected in {:.1} s",
         streams.len(),
@@ -295,10 +297,12 @@ pub async fn run(base: &str, args: RelayArgs) -> anyhow::Result<()> {
     let in_before = counter_sum(&page, "securecam_relay_stream_packets_in_total");
     let delay_before = DelayHistogram::from_metrics(&page).context("no delay histogram")?;
     let cpu_before = args.server_pid.map(cpu_seconds).transpose()?;
+    let own_before = cpu_seconds(std::process::id())?;
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu_after = args.server_pid.map(cpu_seconds).transpose()?;
+    let own = (cpu_seconds(std::process::id())? - own_before) / elapsed;
     let page = metrics(&api).await?;
     let out = counter_sum(&page, "securecam_relay_stream_packets_out_total") - out_before;
     let inbound = counter_sum(&page, "securecam_relay_stream_packets_in_total") - in_before;
@@ -331,7 +335,7 @@ pub async fn run(base: &str, args: RelayArgs) -> anyhow::Result<()> {
     if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
         let cores = (after - before) / elapsed;
         println!(
-            "  relay CPU: {cores:.3} s/s; forwarded per core: {:.0} pkt/s",
+            "  relay CPU: {cores:.3} s/s; forwarded per core: {:.0} pkt/s (load tool: {own:.3} s/s)",
             out as f64 / elapsed / cores.max(1e-9)
         );
     }

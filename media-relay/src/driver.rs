@@ -23,6 +23,9 @@ use crate::LegRole;
 const COMMAND_QUEUE: usize = 256;
 /// Datagrams read in one go before the task looks at commands and timers again.
 const RECV_BATCH: usize = 64;
+/// Bytes asked for the UDP socket's receive and send buffers (the kernel caps them at
+/// `net.core.rmem_max` / `wmem_max`; raise those for big relays).
+const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
 pub enum Command {
     Add {
@@ -182,6 +185,17 @@ pub async fn start(
     let socket = UdpSocket::bind(bind)
         .await
         .map_err(|e| anyhow::anyhow!("binding the relay's UDP port {bind}: {e}"))?;
+    // Bursts (a keyframe copied to hundreds of viewers, a publisher's frame arriving at once)
+    // overflow the kernel's default buffers long before the CPU is busy.
+    let sock = socket2::SockRef::from(&socket);
+    for result in [
+        sock.set_recv_buffer_size(SOCKET_BUFFER),
+        sock.set_send_buffer_size(SOCKET_BUFFER),
+    ] {
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "could not enlarge the relay's UDP buffers");
+        }
+    }
     let udp_addr = socket.local_addr()?;
     let factory = RtcFactory::new(candidate_addrs(public_ip, udp_addr.port()))?;
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
