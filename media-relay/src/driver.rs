@@ -153,23 +153,51 @@ impl RelayHandle {
 
 /// The relay's task, to be run (spawned) until shutdown.
 pub struct RelayTask {
-    socket: UdpSocket,
+    socket: std::net::UdpSocket,
     relay: Relay,
     commands: mpsc::Receiver<Command>,
     events: mpsc::UnboundedSender<RelayEvent>,
 }
 
 impl RelayTask {
-    /// Runs until `shutdown` resolves or every handle is dropped.
+    /// Runs until `shutdown` resolves or every handle is dropped, on the caller's runtime.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        run(
-            self.socket,
-            self.relay,
-            self.commands,
-            self.events,
-            shutdown,
-        )
-        .await
+        let socket = match UdpSocket::from_std(self.socket) {
+            Ok(socket) => socket,
+            Err(err) => {
+                tracing::error!(error = %err, "the relay's UDP socket is unusable");
+                return;
+            }
+        };
+        run(socket, self.relay, self.commands, self.events, shutdown).await
+    }
+
+    /// Runs on a thread of its own (with its own single-threaded runtime) until `shutdown`
+    /// resolves: forwarding is one loop that must never wait for a runtime worker busy with
+    /// HTTP or the database, nor be moved between workers; the returned future resolves when
+    /// the thread has finished.
+    pub fn spawn_thread(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+        let (done, finished) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("media-relay".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(runtime) => runtime.block_on(self.run(shutdown)),
+                    Err(err) => {
+                        tracing::error!(error = %err, "could not start the relay's runtime")
+                    }
+                }
+                let _ = done.send(());
+            })?;
+        Ok(async move {
+            let _ = finished.await;
+        })
     }
 }
 
@@ -182,9 +210,11 @@ pub async fn start(
     config: CoreConfig,
     events: mpsc::UnboundedSender<RelayEvent>,
 ) -> anyhow::Result<(RelayHandle, RelayTask)> {
-    let socket = UdpSocket::bind(bind)
-        .await
+    // A std socket: the task may run on a runtime of its own (see `spawn_thread`), which the
+    // socket joins there.
+    let socket = std::net::UdpSocket::bind(bind)
         .map_err(|e| anyhow::anyhow!("binding the relay's UDP port {bind}: {e}"))?;
+    socket.set_nonblocking(true)?;
     // Bursts (a keyframe copied to hundreds of viewers, a publisher's frame arriving at once)
     // overflow the kernel's default buffers long before the CPU is busy.
     let sock = socket2::SockRef::from(&socket);

@@ -249,9 +249,13 @@ impl Application {
         let mut relay_tasks = Vec::new();
         if let Some(parts) = self.relay.take() {
             let mut stop = stop_rx.clone();
-            relay_tasks.push(tokio::spawn(parts.task.run(async move {
-                let _ = stop.changed().await;
-            })));
+            let finished = parts
+                .task
+                .spawn_thread(async move {
+                    let _ = stop.changed().await;
+                })
+                .context("starting the media relay's thread")?;
+            relay_tasks.push(tokio::spawn(finished));
             let report_to = match &self.signal {
                 Some(state) => ReportTo::Signal(state.clone()),
                 None => ReportTo::Bus(Arc::new(Bus::new(self.db.pubsub()))),
