@@ -2,7 +2,8 @@
 //! presence, commands (both ways), `command.updated`, `event.created` and `stream.updated`
 //! cross from one to the other; a device connecting to the second node replaces its connection on the first;
 //! a sign-out on one node stops the token on the other at once, despite its credential
-//! cache; deleting a device closes its WebSocket wherever it is.
+//! cache; deleting a device closes its WebSocket wherever it is. Streams go to a relay running
+//! as a third process, and a relay process that is killed takes its sessions with it.
 
 mod support;
 
@@ -33,6 +34,21 @@ fn node(dir: &std::path::Path, database_url: &str) -> (Server, String) {
         ],
     );
     (server, url.replace("localhost", "127.0.0.1"))
+}
+
+/// A `securecam serve --components relay` process on the same database and keys.
+fn relay(dir: &std::path::Path, database_url: &str) -> (Server, String) {
+    let (server, url, _, _) = serve_with(
+        dir,
+        &["serve", "--components", "relay"],
+        &[
+            ("SECURECAM_HTTP_ADDR", "127.0.0.1:0"),
+            ("SECURECAM_DATABASE_URL", database_url),
+            ("SECURECAM_RELAY_UDP_PORT", "0"),
+            ("SECURECAM_RELAY__HEARTBEAT_SECS", "1"),
+        ],
+    );
+    (server, url)
 }
 
 async fn post(
@@ -101,6 +117,7 @@ async fn two_processes_behave_as_one() {
     assert!(migrated.success());
     let (node_a, a) = node(dir.path(), database.url());
     let (node_b, b) = node(dir.path(), database.url());
+    let (relay_node, relay_url) = relay(dir.path(), database.url());
     let http = reqwest::Client::new();
 
     let (status, signed_up) = post(
@@ -183,6 +200,14 @@ async fn two_processes_behave_as_one() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{session}");
+    let on_relay = format!("{relay_url}/media/whep/");
+    assert!(
+        session["subscribe_endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with(&on_relay),
+        "{session} is not on the relay process {relay_url}"
+    );
     let start = next_of_type(&mut camera, "command").await["command"].clone();
     assert_eq!(start["command_type"], "start_stream");
     assert_eq!(start["payload"]["stream_session_id"], session["id"]);
@@ -262,4 +287,94 @@ async fn two_processes_behave_as_one() {
 
     node_a.stop();
     node_b.stop();
+    relay_node.stop();
+}
+
+/// A relay process killed without a goodbye: its heartbeats stop, signal stops offering it
+/// and ends the sessions it carried (`relay_lost`); a relay started again takes new streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_relay_process_takes_its_sessions_with_it() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (signal, base, _, _) = serve_with(
+        dir.path(),
+        &["serve", "--components", "signal"],
+        &[
+            ("SECURECAM_HTTP_ADDR", "127.0.0.1:0"),
+            ("SECURECAM_DATABASE_URL", database.url()),
+            ("SECURECAM_SIGNAL__RELAY_STALE_SECS", "2"),
+        ],
+    );
+    let base = base.replace("localhost", "127.0.0.1");
+    let (relay_node, relay_url) = relay(dir.path(), database.url());
+    let http = reqwest::Client::new();
+    let (_, signed_up) = post(
+        &http,
+        &format!("{base}/api/v1/auth/sign-up"),
+        None,
+        json!({"email": "owner@example.com", "password": "a long password", "name": "Owner"}),
+    )
+    .await;
+    let token = signed_up["session"]["token"].as_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    for (name, role) in [("Porch", "camera"), ("Phone", "viewer")] {
+        let (status, created) = post(
+            &http,
+            &format!("{base}/api/v1/devices"),
+            Some(&token),
+            json!({"name": name, "role": role, "platform": "android"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        ids.push(created["device"]["id"].as_str().unwrap().to_string());
+    }
+    let sessions_url = format!("{base}/api/v1/stream-sessions");
+    let open = || {
+        post(
+            &http,
+            &sessions_url,
+            Some(&token),
+            json!({"camera_device_id": ids[0], "requester_device_id": ids[1], "reason": "live_view"}),
+        )
+    };
+    let (status, session) = open().await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    assert!(session["subscribe_endpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with(&relay_url));
+
+    drop(relay_node); // SIGKILL
+    let id = session["id"].as_str().unwrap();
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = http
+            .get(format!("{base}/api/v1/stream-sessions/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if seen["status"] == "ended" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen["status"], "ended", "{seen}");
+    assert_eq!(seen["end_reason"], "relay_lost");
+    // No relay left: new streams are refused until one registers.
+    let (status, refused) = open().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+    assert_eq!(refused["code"], "relay_unavailable");
+    let (relay_again, url_again) = relay(dir.path(), database.url());
+    let (status, session) = open().await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    assert!(session["subscribe_endpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with(&url_again));
+    relay_again.stop();
+    signal.stop();
 }
