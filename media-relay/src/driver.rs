@@ -23,6 +23,9 @@ use crate::LegRole;
 const COMMAND_QUEUE: usize = 256;
 /// Datagrams read in one go before the task looks at commands and timers again.
 const RECV_BATCH: usize = 64;
+/// Datagrams already waiting that are handled before their copies are sent (about one video
+/// frame of a camera): fewer str0m calls per copy, at most this many datagrams of delay.
+const SEND_GROUP: usize = 8;
 /// Bytes asked for the UDP socket's receive and send buffers (the kernel caps them at
 /// `net.core.rmem_max` / `wmem_max`; raise those for big relays).
 const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
@@ -268,21 +271,30 @@ async fn run(
             },
             received = socket.recv_from(&mut buf) => {
                 if let Ok((n, source)) = received {
-                    let now = Instant::now();
-                    relay.handle_datagram(now, source, &buf[..n]);
-                    flush_forwarded(&socket, &mut relay, now, &mut delay);
+                    let mut first = Instant::now();
+                    relay.handle_datagram(first, source, &buf[..n]);
+                    let mut handled = 1;
                     for _ in 0..RECV_BATCH {
+                        // What is already waiting is handled together (one release per viewer
+                        // leg for the whole group), a few datagrams at a time so the first
+                        // copies do not wait long: an idle relay sends each at once.
+                        if handled == SEND_GROUP {
+                            flush_forwarded(&socket, &mut relay, first, &mut delay);
+                            handled = 0;
+                        }
                         match socket.try_recv_from(&mut buf) {
                             Ok((n, source)) => {
                                 let now = Instant::now();
+                                if handled == 0 {
+                                    first = now;
+                                }
                                 relay.handle_datagram(now, source, &buf[..n]);
-                                // Sent at once, not after the batch: forwarding latency is
-                                // what a viewer feels.
-                                flush_forwarded(&socket, &mut relay, now, &mut delay);
+                                handled += 1;
                             }
                             Err(_) => break,
                         }
                     }
+                    flush_forwarded(&socket, &mut relay, first, &mut delay);
                 }
             }
             _ = &mut sleep => {}
@@ -300,7 +312,8 @@ async fn run(
     tracing::debug!("media relay stopped");
 }
 
-/// [`flush`] after handling a datagram read at `received`: each datagram sent is timed.
+/// [`flush`] after handling datagrams, the first read at `received`: each datagram sent is
+/// timed from then (for the later ones of a group, a little more than they waited).
 fn flush_forwarded(
     socket: &UdpSocket,
     relay: &mut Relay,

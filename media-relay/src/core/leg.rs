@@ -34,6 +34,8 @@ pub struct Leg {
     pub timeout: Instant,
     pub tracks: Vec<Track>,
     pub stats: LegStats,
+    /// Copies were written to it that str0m has not been given time to send yet.
+    pub release_pending: bool,
 }
 
 /// A track of a leg; for a viewer, what it is sent and how it is rewritten.

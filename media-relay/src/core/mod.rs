@@ -151,6 +151,10 @@ pub struct Relay {
     /// Scratch buffers reused on every packet, so forwarding does not allocate.
     scratch_events: Vec<Event>,
     scratch_viewers: Vec<LegKey>,
+    /// Viewer legs with copies written but not yet released (see [`Relay::poll_transmit`]).
+    pending_release: Vec<LegKey>,
+    /// The time of the last datagram handled: when pending copies are released.
+    last_input: Instant,
     /// When bitrates were last computed.
     rate_window_start: Option<Instant>,
 }
@@ -174,6 +178,8 @@ impl Relay {
             stats: RelayStats::default(),
             scratch_events: Vec::new(),
             scratch_viewers: Vec::new(),
+            pending_release: Vec::new(),
+            last_input: Instant::now(),
             rate_window_start: None,
         }
     }
@@ -251,6 +257,7 @@ impl Relay {
             timeout: now,
             tracks: tracks.iter().map(Track::new).collect(),
             stats: LegStats::default(),
+            release_pending: false,
         };
         self.legs.insert(key, leg);
         self.by_id.insert(id, key);
@@ -344,6 +351,7 @@ impl Relay {
 
     /// A datagram from `source` arrived at the UDP port.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, buf: &[u8]) {
+        self.last_input = self.last_input.max(now);
         let Ok(contents) = DatagramRecv::try_from(buf) else {
             self.stats.garbage_datagrams += 1;
             return;
@@ -416,6 +424,7 @@ impl Relay {
     /// Time passed: every leg that asked for it gets it; peers that never connected, streams
     /// whose camera did not come back, and owed keyframe requests are dealt with.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.release_forwarded(now);
         let due: Vec<LegKey> = self
             .legs
             .iter()
@@ -485,8 +494,32 @@ impl Relay {
         self.rate_window_start = Some(now);
     }
 
+    /// The next datagram to send. Copies forwarded since the last call are released first:
+    /// str0m's pacer learns of written packets only when time passes, so each such viewer
+    /// leg is handed the time of the last datagram and driven once, however many copies it got.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if !self.pending_release.is_empty() {
+            self.release_forwarded(self.last_input);
+        }
         self.transmits.pop_front()
+    }
+
+    fn release_forwarded(&mut self, now: Instant) {
+        let mut pending = std::mem::take(&mut self.pending_release);
+        for key in pending.drain(..) {
+            let Some(leg) = self.legs.get_mut(&key) else {
+                continue;
+            };
+            leg.release_pending = false;
+            match catch_unwind(AssertUnwindSafe(|| {
+                leg.rtc.handle_input(Input::Timeout(now))
+            })) {
+                Ok(Ok(())) => self.drive(key, now),
+                Ok(Err(_)) => self.remove(now, key),
+                Err(_) => self.panicked(now, key),
+            }
+        }
+        self.pending_release = pending;
     }
 
     pub fn poll_event(&mut self) -> Option<RelayEvent> {
@@ -711,14 +744,11 @@ impl Relay {
             leg.stats.packets += 1;
             leg.stats.bytes += packet.payload.len() as u64;
             sent += 1;
-            // str0m's pacer learns of written packets only when time passes: tell it now, so
-            // the copy leaves with this datagram instead of at the leg's next timer.
-            match catch_unwind(AssertUnwindSafe(|| {
-                leg.rtc.handle_input(Input::Timeout(now))
-            })) {
-                Ok(Ok(())) => self.drive(viewer, now),
-                Ok(Err(_)) => self.remove(now, viewer),
-                Err(_) => self.panicked(now, viewer),
+            // Released by the next poll_transmit: the datagrams handled before it (a burst
+            // of the camera's packets) share one release per viewer.
+            if !leg.release_pending {
+                leg.release_pending = true;
+                self.pending_release.push(viewer);
             }
         }
         self.scratch_viewers = viewers;
