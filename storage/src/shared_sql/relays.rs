@@ -117,7 +117,7 @@ macro_rules! impl_relay_store {
                 fresh_since: chrono::DateTime<chrono::Utc>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StorageResult<Vec<$crate::StreamSession>> {
-                use $crate::shared_sql::streams::STREAM_COLUMNS;
+                use $crate::shared_sql::streams::{close_sessions_sql, OPEN};
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "UPDATE relay_nodes SET status = 'gone', updated_at = $2 \
@@ -127,11 +127,12 @@ macro_rules! impl_relay_store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                let sql = format!(
-                    "UPDATE stream_sessions SET status = 'ended', ended_at = $1, updated_at = $1, \
-                     end_reason = 'relay_lost' WHERE status IN ('requested', 'starting', 'live') \
-                     AND relay_node_id IN (SELECT id FROM relay_nodes WHERE status = 'gone') \
-                     RETURNING {STREAM_COLUMNS}"
+                let sql = close_sessions_sql(
+                    "ended",
+                    "'relay_lost'",
+                    &format!(
+                        "{OPEN} AND relay_node_id IN (SELECT id FROM relay_nodes WHERE status = 'gone')"
+                    ),
                 );
                 let ended = sqlx::query_as(&sql).bind(now).fetch_all(&mut *tx).await?;
                 tx.commit().await?;

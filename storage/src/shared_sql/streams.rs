@@ -4,6 +4,21 @@ pub const STREAM_COLUMNS: &str = "id, owner_user_id, camera_device_id, requester
      reason, media_provider, media_session_id, subscribe_endpoint, started_at, ended_at, end_reason, \
      created_at, updated_at";
 
+/// Open sessions: waiting for the camera, or watching it.
+pub const OPEN: &str = "status IN ('requested', 'starting', 'live')";
+/// Sessions still waiting for the camera to publish.
+pub const WAITING: &str = "status IN ('requested', 'starting')";
+
+/// An `UPDATE` that closes the sessions matching `filter` as `status` (`ended` or `failed`):
+/// `ended_at = $1`, `end_reason` = `reason` (a bind such as `$2`, or a quoted literal),
+/// returning them.
+pub fn close_sessions_sql(status: &str, reason: &str, filter: &str) -> String {
+    format!(
+        "UPDATE stream_sessions SET status = '{status}', ended_at = $1, updated_at = $1, \
+         end_reason = {reason} WHERE {filter} RETURNING {STREAM_COLUMNS}"
+    )
+}
+
 /// Sessions a viewer may see and end: a user those of their cameras and of their devices'
 /// requests; a device those it requested or, for a camera, its own.
 pub fn visible_to(user: &str, device: &str) -> String {
@@ -141,11 +156,10 @@ macro_rules! impl_stream_store {
             ) -> $crate::StorageResult<Option<$crate::StreamSession>> {
                 use $crate::shared_sql::streams::*;
                 let mut tx = self.begin_write().await?;
-                let sql = format!(
-                    "UPDATE stream_sessions SET status = 'ended', ended_at = $1, updated_at = $1, \
-                     end_reason = $2 WHERE id = $3 AND status IN ('requested', 'starting', 'live') AND {} \
-                     RETURNING {STREAM_COLUMNS}",
-                    visible_to("$4", "$5")
+                let sql = close_sessions_sql(
+                    "ended",
+                    "$2",
+                    &format!("id = $3 AND {OPEN} AND {}", visible_to("$4", "$5")),
                 );
                 let ended: Option<$crate::StreamSession> = sqlx::query_as(&sql)
                     .bind(now)
@@ -188,10 +202,10 @@ macro_rules! impl_stream_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StorageResult<Vec<$crate::StreamSession>> {
                 use $crate::shared_sql::streams::*;
-                let sql = format!(
-                    "UPDATE stream_sessions SET status = 'failed', ended_at = $1, updated_at = $1, \
-                     end_reason = $2 WHERE camera_device_id = $3 AND status IN ('requested', 'starting') \
-                     RETURNING {STREAM_COLUMNS}"
+                let sql = close_sessions_sql(
+                    "failed",
+                    "$2",
+                    &format!("camera_device_id = $3 AND {WAITING}"),
                 );
                 Ok(sqlx::query_as(&sql)
                     .bind(now)
@@ -222,10 +236,10 @@ macro_rules! impl_stream_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StorageResult<Vec<$crate::StreamSession>> {
                 use $crate::shared_sql::streams::*;
-                let sql = format!(
-                    "UPDATE stream_sessions SET status = 'ended', ended_at = $1, updated_at = $1, \
-                     end_reason = $2 WHERE camera_device_id = $3 AND status IN ('requested', 'starting', 'live') \
-                     RETURNING {STREAM_COLUMNS}"
+                let sql = close_sessions_sql(
+                    "ended",
+                    "$2",
+                    &format!("camera_device_id = $3 AND {OPEN}"),
                 );
                 Ok(sqlx::query_as(&sql)
                     .bind(now)
@@ -242,11 +256,7 @@ macro_rules! impl_stream_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StorageResult<Option<$crate::StreamSession>> {
                 use $crate::shared_sql::streams::*;
-                let sql = format!(
-                    "UPDATE stream_sessions SET status = 'ended', ended_at = $1, updated_at = $1, \
-                     end_reason = $2 WHERE id = $3 AND status IN ('requested', 'starting', 'live') \
-                     RETURNING {STREAM_COLUMNS}"
-                );
+                let sql = close_sessions_sql("ended", "$2", &format!("id = $3 AND {OPEN}"));
                 Ok(sqlx::query_as(&sql)
                     .bind(now)
                     .bind(reason)
@@ -261,10 +271,10 @@ macro_rules! impl_stream_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StorageResult<Vec<$crate::StreamSession>> {
                 use $crate::shared_sql::streams::*;
-                let sql = format!(
-                    "UPDATE stream_sessions SET status = 'failed', ended_at = $1, updated_at = $1, \
-                     end_reason = 'publish_timeout' WHERE status IN ('requested', 'starting') \
-                     AND created_at < $2 RETURNING {STREAM_COLUMNS}"
+                let sql = close_sessions_sql(
+                    "failed",
+                    "'publish_timeout'",
+                    &format!("{WAITING} AND created_at < $2"),
                 );
                 Ok(sqlx::query_as(&sql)
                     .bind(now)
@@ -279,11 +289,7 @@ macro_rules! impl_stream_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StorageResult<Vec<$crate::StreamSession>> {
                 use $crate::shared_sql::streams::*;
-                let sql = format!(
-                    "UPDATE stream_sessions SET status = 'ended', ended_at = $1, updated_at = $1, \
-                     end_reason = $2 WHERE status IN ('requested', 'starting', 'live') AND {UNWATCHABLE} \
-                     RETURNING {STREAM_COLUMNS}"
-                );
+                let sql = close_sessions_sql("ended", "$2", &format!("{OPEN} AND {UNWATCHABLE}"));
                 Ok(sqlx::query_as(&sql)
                     .bind(now)
                     .bind(reason)
