@@ -10,7 +10,7 @@ use str0m::change::SdpOffer;
 use str0m::config::DtlsCert;
 use str0m::format::Codec;
 use str0m::media::{MediaKind, Mid};
-use str0m::rtp::Ssrc;
+use str0m::rtp::{Extension, ExtensionMap, Ssrc};
 use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 
 use crate::offer::{self, Kind, OfferError};
@@ -99,6 +99,9 @@ impl RtcFactory {
             true,
             H264_CONSTRAINED_BASELINE,
         );
+        if role == LegRole::Viewer {
+            config = config.set_extension_map(viewer_extensions());
+        }
         let mut rtc = config.build(now);
         for addr in self.candidates.iter() {
             let candidate = Candidate::host(*addr, "udp")
@@ -160,6 +163,23 @@ impl RtcFactory {
             tracks,
         })
     }
+}
+
+/// Header extensions negotiated with a viewer: str0m's standard set without the two that only
+/// feed bandwidth estimation (transport-wide sequence numbers and abs-send-time). The relay
+/// does not adapt what it forwards, so a viewer's transport-wide feedback (a packet every
+/// ~100 ms per viewer) would only cost both sides; a camera keeps them, its encoder adapts.
+fn viewer_extensions() -> ExtensionMap {
+    let mut exts = ExtensionMap::empty();
+    for (id, ext) in ExtensionMap::standard().iter() {
+        if !matches!(
+            ext,
+            Extension::TransportSequenceNumber | Extension::AbsoluteSendTime
+        ) {
+            exts.set(id, ext.clone());
+        }
+    }
+    exts
 }
 
 /// The local address a datagram from `source` was sent to: the loopback candidate for a
