@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use futures::future::try_join_all;
-use hdrhistogram::Histogram;
 use securecam_media_relay::client::{self, Peer, PublishOptions};
 use securecam_media_relay::delay::DelayHistogram;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::ws::{histogram, rss_kib};
 
 #[derive(clap::Args)]
 pub struct RelayArgs {
@@ -191,15 +192,6 @@ fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     Ok(ticks / 100.0)
 }
 
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).context("VmRSS")?.parse()?)
-}
-
 async fn metrics(api: &Api) -> anyhow::Result<String> {
     Ok(api
         .http
@@ -316,7 +308,7 @@ pub async fn run(base: &str, args: RelayArgs) -> anyhow::Result<()> {
         - received_before;
     let rss_full = args.server_pid.map(rss_kib).transpose()?;
 
-    let mut one_way = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut one_way = histogram();
     for viewer in &viewers {
         for &us in &viewer.stats.lock().unwrap().latencies_us {
             one_way.record(us.max(1))?;

@@ -74,7 +74,7 @@ struct Household {
 }
 
 /// A new histogram of microseconds up to a minute.
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds")
 }
 
@@ -95,7 +95,7 @@ fn print_latencies(what: &str, h: &Histogram<u64>) {
 }
 
 /// Resident memory of a process in KiB.
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+pub(crate) fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()

@@ -19,7 +19,7 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
-use crate::h264;
+use crate::{h264, synthetic};
 
 /// The video frame rate and audio packet interval of the synthetic publisher.
 const FPS: u32 = 30;
@@ -382,52 +382,22 @@ impl PeerTask {
         source.keyframe_owed = false;
         let frame_bytes = (options.video_bitrate / 8 / FPS) as usize;
         let ts = (started.elapsed().as_micros() as u64 * 90 / 1000) as u32;
-        let mut packets: Vec<Vec<u8>> = Vec::new();
-        let stamp = now_micros().to_be_bytes();
-        if keyframe {
-            // STAP-A: SPS and PPS.
-            let mut stap = vec![0x78];
-            for unit in [
-                &[0x67u8, 0x42, 0xe0, 0x1f][..],
-                &[0x68, 0xce, 0x3c, 0x80][..],
-            ] {
-                stap.extend_from_slice(&(unit.len() as u16).to_be_bytes());
-                stap.extend_from_slice(unit);
-            }
-            packets.push(stap);
-        }
-        let nal_type = if keyframe { 5u8 } else { 1u8 };
-        let chunks = frame_bytes.div_ceil(MAX_PAYLOAD).max(1);
-        for i in 0..chunks {
-            let mut fu = vec![0x7c, nal_type];
-            if i == 0 {
-                fu[1] |= 0x80;
-            }
-            if i == chunks - 1 {
-                fu[1] |= 0x40;
-            }
-            fu.extend_from_slice(&stamp);
-            fu.resize(MAX_PAYLOAD.min(frame_bytes.max(16)), 0xab);
-            packets.push(fu);
-        }
+        let packets = synthetic::frame(
+            keyframe,
+            frame_bytes,
+            MAX_PAYLOAD,
+            &now_micros().to_be_bytes(),
+        );
         if keyframe {
             self.stats.lock().unwrap().keyframes += 1;
         }
         let now = Instant::now();
         let pt = self.pt(Codec::H264);
-        let count = packets.len();
         let mut direct = self.rtc.direct_api();
         let Some(tx) = direct.stream_tx_by_mid(self.video_mid, None) else {
             return;
         };
-        for (i, payload) in packets.into_iter().enumerate() {
-            source.video_seq += 1;
-            tx.write_rtp(
-                RtpWrite::new(pt, source.video_seq.into(), ts, now, payload)
-                    .marker(i == count - 1)
-                    .nackable(true),
-            );
-        }
+        synthetic::write_frame(tx, pt, &mut source.video_seq, ts, now, packets);
         source.frame += 1;
         // str0m's pacer sees written packets when time passes: send them now.
         let _ = self.rtc.handle_input(Input::Timeout(now));

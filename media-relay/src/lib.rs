@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod offer;
 pub mod rewrite;
 pub mod stun;
+pub mod synthetic;
 pub mod token;
 
 /// What a leg does: a camera publishing (WHIP) or a viewer watching (WHEP).

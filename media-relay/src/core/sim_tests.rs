@@ -177,33 +177,12 @@ impl Net {
             camera.owed_keyframes = camera.seen.keyframe_requests;
             let keyframe = camera.frame % 60 == 0 || asked;
             let video_pt = pt(&camera.rtc, Codec::H264);
-            let mut payloads: Vec<Vec<u8>> = Vec::new();
-            if keyframe {
-                payloads.push(vec![
-                    0x78, 0, 4, 0x67, 0x42, 0xe0, 0x1f, 0, 4, 0x68, 0xce, 0x3c, 0x80,
-                ]);
-            }
-            let nal = if keyframe { 5 } else { 1 };
-            for i in 0..4 {
-                let mut fu = vec![
-                    0x7c,
-                    nal | if i == 0 { 0x80 } else { 0 } | if i == 3 { 0x40 } else { 0 },
-                ];
-                fu.resize(1000, 0xab);
-                payloads.push(fu);
-            }
-            let count = payloads.len();
+            // Four fragments of 1,000 bytes, after SPS/PPS on a keyframe.
+            let payloads = crate::synthetic::frame(keyframe, 4_000, 1_000, &[]);
             let mid = camera.video_mid;
             let mut direct = camera.rtc.direct_api();
             let tx = direct.stream_tx_by_mid(mid, None).unwrap();
-            for (i, payload) in payloads.into_iter().enumerate() {
-                camera.video_seq += 1;
-                tx.write_rtp(
-                    RtpWrite::new(video_pt, camera.video_seq.into(), ts, now, payload)
-                        .marker(i == count - 1)
-                        .nackable(true),
-                );
-            }
+            crate::synthetic::write_frame(tx, video_pt, &mut camera.video_seq, ts, now, payloads);
             camera.frame += 1;
         } else {
             let audio_pt = pt(&camera.rtc, Codec::Opus);

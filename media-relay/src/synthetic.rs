@@ -1,0 +1,62 @@
+//! Synthetic H.264 over RTP for test and load peers (the str0m client, the core's simulated
+//! network): RTP-correct framing (STAP-A SPS/PPS before a keyframe, FU-A fragments, marker on a
+//! frame's last packet) around filler bytes, no encoder needed.
+
+use std::time::Instant;
+
+use str0m::media::Pt;
+use str0m::rtp::{RtpWrite, StreamTx};
+
+/// The RTP payloads of one frame of `frame_bytes`, in fragments of at most `max_payload`;
+/// `stamp` rides at the start of each fragment (the load tool's send time).
+pub fn frame(keyframe: bool, frame_bytes: usize, max_payload: usize, stamp: &[u8]) -> Vec<Vec<u8>> {
+    let mut packets = Vec::new();
+    if keyframe {
+        // STAP-A: SPS and PPS.
+        let mut stap = vec![0x78];
+        for unit in [
+            &[0x67u8, 0x42, 0xe0, 0x1f][..],
+            &[0x68, 0xce, 0x3c, 0x80][..],
+        ] {
+            stap.extend_from_slice(&(unit.len() as u16).to_be_bytes());
+            stap.extend_from_slice(unit);
+        }
+        packets.push(stap);
+    }
+    let nal_type = if keyframe { 5u8 } else { 1u8 };
+    let chunks = frame_bytes.div_ceil(max_payload).max(1);
+    for i in 0..chunks {
+        let mut fu = vec![0x7c, nal_type];
+        if i == 0 {
+            fu[1] |= 0x80;
+        }
+        if i == chunks - 1 {
+            fu[1] |= 0x40;
+        }
+        fu.extend_from_slice(stamp);
+        fu.resize(max_payload.min(frame_bytes.max(16)), 0xab);
+        packets.push(fu);
+    }
+    packets
+}
+
+/// Writes one frame's payloads with consecutive sequence numbers from `seq` (advanced), the
+/// marker on the last.
+pub fn write_frame(
+    tx: &mut StreamTx,
+    pt: Pt,
+    seq: &mut u64,
+    ts: u32,
+    now: Instant,
+    payloads: Vec<Vec<u8>>,
+) {
+    let count = payloads.len();
+    for (i, payload) in payloads.into_iter().enumerate() {
+        *seq += 1;
+        tx.write_rtp(
+            RtpWrite::new(pt, (*seq).into(), ts, now, payload)
+                .marker(i == count - 1)
+                .nackable(true),
+        );
+    }
+}
