@@ -86,7 +86,8 @@ impl Api {
 
 /// A camera publishing, and what its viewers need.
 struct Stream {
-    camera: Peer,
+    /// Publishes for as long as the stream is kept.
+    _camera: Peer,
     viewer_device: String,
     viewer_token: String,
     camera_id: String,
@@ -174,7 +175,7 @@ async fn start_camera(api: &Api, user: &str, i: usize, bitrate: u32) -> anyhow::
     // The WebSocket stays open in the background: a camera that vanished would be stopped.
     tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
     Ok(Stream {
-        camera,
+        _camera: camera,
         viewer_device,
         viewer_token,
         camera_id,
@@ -354,7 +355,5 @@ pub async fn run(base: &str, args: RelayArgs) -> anyhow::Result<()> {
         one_way.len()
     );
     println!("  viewers disconnected during the run: {starved}");
-    drop(viewers);
-    drop(streams.into_iter().map(|s| s.camera).collect::<Vec<_>>());
     Ok(())
 }

@@ -279,7 +279,7 @@ async fn run(
                         // leg for the whole group), a few datagrams at a time so the first
                         // copies do not wait long: an idle relay sends each at once.
                         if handled == SEND_GROUP {
-                            flush_forwarded(&socket, &mut relay, first, &mut delay);
+                            flush(&socket, &mut relay, Some((first, &mut delay)));
                             handled = 0;
                         }
                         match socket.try_recv_from(&mut buf) {
@@ -294,7 +294,7 @@ async fn run(
                             Err(_) => break,
                         }
                     }
-                    flush_forwarded(&socket, &mut relay, first, &mut delay);
+                    flush(&socket, &mut relay, Some((first, &mut delay)));
                 }
             }
             _ = &mut sleep => {}
@@ -304,7 +304,7 @@ async fn run(
         if now >= deadline {
             relay.handle_timeout(now);
         }
-        flush(&socket, &mut relay);
+        flush(&socket, &mut relay, None);
         while let Some(event) = relay.poll_event() {
             let _ = events.send(event);
         }
@@ -312,25 +312,17 @@ async fn run(
     tracing::debug!("media relay stopped");
 }
 
-/// [`flush`] after handling datagrams, the first read at `received`: each datagram sent is
-/// timed from then (for the later ones of a group, a little more than they waited).
-fn flush_forwarded(
-    socket: &UdpSocket,
-    relay: &mut Relay,
-    received: Instant,
-    delay: &mut DelayHistogram,
-) {
-    while let Some(transmit) = relay.poll_transmit() {
-        let _ = socket.try_send_to(&transmit.contents, transmit.destination);
-        delay.record(received.elapsed());
-    }
-}
-
-fn flush(socket: &UdpSocket, relay: &mut Relay) {
+/// Sends what the relay has to send. After handling datagrams, `timed` gives the time the
+/// first of them was read and the histogram each datagram sent is timed in (for the later
+/// datagrams of a group, a little more than they waited).
+fn flush(socket: &UdpSocket, relay: &mut Relay, mut timed: Option<(Instant, &mut DelayHistogram)>) {
     while let Some(transmit) = relay.poll_transmit() {
         // A full send buffer drops the datagram, as the network would: RTP copes, and one slow
         // peer never blocks the others.
         let _ = socket.try_send_to(&transmit.contents, transmit.destination);
+        if let Some((received, delay)) = timed.as_mut() {
+            delay.record(received.elapsed());
+        }
     }
 }
 

@@ -322,12 +322,6 @@ fn relay_identity(settings: &Settings, handle: &RelayHandle) -> RelayIdentity {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "relay".to_string())
     });
-    let udp = handle.udp_addr();
-    let udp_ip = settings
-        .relay
-        .public_ip
-        .or_else(|| handle.factory().candidates().first().map(|c| c.ip()))
-        .unwrap_or(udp.ip());
     RelayIdentity {
         id: securecam_storage::new_id(),
         name,
@@ -336,7 +330,8 @@ fn relay_identity(settings: &Settings, handle: &RelayHandle) -> RelayIdentity {
             .public_url
             .clone()
             .unwrap_or_else(|| settings.public_url()),
-        udp_endpoint: Some(SocketAddr::new(udp_ip, udp.port()).to_string()),
+        // The first candidate is the public (or outbound) address of the UDP port.
+        udp_endpoint: handle.factory().candidates().first().map(|a| a.to_string()),
         heartbeat: Duration::from_secs(settings.relay.heartbeat_secs.max(1)),
     }
 }

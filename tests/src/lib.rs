@@ -57,8 +57,7 @@ pub struct TestApp {
     pub backend: Backend,
     settings: Settings,
     components: Vec<Component>,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    server: ServerTask,
     _data_dir: tempfile::TempDir,
     _store: TestStore,
 }
@@ -110,8 +109,7 @@ pub async fn spawn_components(
         backend,
         settings,
         components: components.to_vec(),
-        stop: Some(running.stop),
-        server: Some(running.server),
+        server: running.server,
         _data_dir: data_dir,
         _store: store,
     }
@@ -120,8 +118,38 @@ pub async fn spawn_components(
 struct Running {
     address: SocketAddr,
     db: Arc<dyn Database>,
-    stop: oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    server: ServerTask,
+}
+
+/// A server running in this test process: stopped gracefully on demand, aborted when dropped.
+struct ServerTask {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl ServerTask {
+    /// Shuts the server down as SIGTERM would, and checks it stopped cleanly.
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+}
+
+impl Drop for ServerTask {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
 }
 
 async fn start(settings: Settings, components: &[Component], mailer: &MemoryMailer) -> Running {
@@ -132,14 +160,16 @@ async fn start(settings: Settings, components: &[Component], mailer: &MemoryMail
     let address = app.local_addr();
     let db = app.db();
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async {
+    let task = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
     Running {
         address,
         db,
-        stop,
-        server,
+        server: ServerTask {
+            stop: Some(stop),
+            task: Some(task),
+        },
     }
 }
 
@@ -147,21 +177,12 @@ impl TestApp {
     /// Stops the server gracefully and starts a new one on the same database and data
     /// directory (on a new port), as an operator's restart would.
     pub async fn restart(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("server task")
-                .expect("server stopped cleanly");
-        }
+        self.server.stop().await;
         let running = start(self.settings.clone(), &self.components, &self.mailer).await;
         self.address = running.address;
         self.base_url = format!("http://{}", running.address);
         self.db = running.db;
-        self.stop = Some(running.stop);
-        self.server = Some(running.server);
+        self.server = running.server;
     }
 }
 
@@ -171,8 +192,7 @@ pub struct TestNode {
     pub address: SocketAddr,
     /// Its `public_url` (what it registers and signal hands out).
     pub base_url: String,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    server: ServerTask,
 }
 
 impl TestApp {
@@ -186,8 +206,7 @@ impl TestApp {
         TestNode {
             address: running.address,
             base_url: format!("http://localhost:{}", running.address.port()),
-            stop: Some(running.stop),
-            server: Some(running.server),
+            server: running.server,
         }
     }
 }
@@ -195,37 +214,7 @@ impl TestApp {
 impl TestNode {
     /// Shuts the node down gracefully, as SIGTERM would.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("node task")
-                .expect("node stopped cleanly");
-        }
-    }
-}
-
-impl Drop for TestNode {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
+        self.server.stop().await;
     }
 }
 

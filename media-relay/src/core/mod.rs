@@ -443,13 +443,7 @@ impl Relay {
                 self.remove(now, key);
                 continue;
             }
-            match catch_unwind(AssertUnwindSafe(|| {
-                leg.rtc.handle_input(Input::Timeout(now))
-            })) {
-                Ok(Ok(())) => self.drive(key, now),
-                Ok(Err(_)) => self.remove(now, key),
-                Err(_) => self.panicked(now, key),
-            }
+            self.give_time(key, now);
         }
         let closed: Vec<Arc<str>> = self
             .streams
@@ -504,6 +498,21 @@ impl Relay {
         self.transmits.pop_front()
     }
 
+    /// Hands a leg the time (its timers, and str0m's pacer sees what was written), then
+    /// drives it; a leg that fails or panics is dropped.
+    fn give_time(&mut self, key: LegKey, now: Instant) {
+        let Some(leg) = self.legs.get_mut(&key) else {
+            return;
+        };
+        match catch_unwind(AssertUnwindSafe(|| {
+            leg.rtc.handle_input(Input::Timeout(now))
+        })) {
+            Ok(Ok(())) => self.drive(key, now),
+            Ok(Err(_)) => self.remove(now, key),
+            Err(_) => self.panicked(now, key),
+        }
+    }
+
     fn release_forwarded(&mut self, now: Instant) {
         let mut pending = std::mem::take(&mut self.pending_release);
         for key in pending.drain(..) {
@@ -511,13 +520,7 @@ impl Relay {
                 continue;
             };
             leg.release_pending = false;
-            match catch_unwind(AssertUnwindSafe(|| {
-                leg.rtc.handle_input(Input::Timeout(now))
-            })) {
-                Ok(Ok(())) => self.drive(key, now),
-                Ok(Err(_)) => self.remove(now, key),
-                Err(_) => self.panicked(now, key),
-            }
+            self.give_time(key, now);
         }
         self.pending_release = pending;
     }
