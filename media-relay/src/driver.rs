@@ -230,7 +230,8 @@ pub async fn start(
         }
     }
     let udp_addr = socket.local_addr()?;
-    let factory = RtcFactory::new(candidate_addrs(public_ip, udp_addr.port()))?;
+    let factory = RtcFactory::new(candidate_addrs(public_ip, udp_addr.port()))?
+        .with_nack_history(config.nack_history);
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let relay = Relay::new(config, factory.candidates());
     let handle = RelayHandle {

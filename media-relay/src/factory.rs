@@ -21,11 +21,16 @@ use crate::LegRole;
 const H264_PT: u8 = 108;
 const H264_RTX_PT: u8 = 109;
 const H264_CONSTRAINED_BASELINE: u32 = 0x42e01f;
-/// How far back a viewer's NACK can reach: each viewer leg keeps its own copy of what it was
-/// sent (str0m takes payloads by value), so this is most of a leg's memory. Half a second
-/// covers round trips up to ~400 ms; str0m's default (3 s) holds ~1 MB per viewer at 2.5 Mbit/s.
-const NACK_HISTORY: Duration = Duration::from_millis(500);
-const NACK_HISTORY_PACKETS: usize = 512;
+/// How far back a viewer's NACK can reach by default. Payloads are shared by every viewer of
+/// a stream, but str0m keeps a 408-byte record per packet per leg (and grows its ring by
+/// doubling), so this is about half of a viewer leg's memory: ~90 KiB at 2.5 Mbit/s (see
+/// BENCHMARKS.md). Half a second covers round trips up to ~400 ms; str0m's default (3 s) costs
+/// ~600 KiB per viewer leg.
+pub const DEFAULT_NACK_HISTORY: Duration = Duration::from_millis(500);
+/// The history is also capped in packets: about a thousand a second (a 10 Mbit/s stream).
+fn nack_history_packets(history: Duration) -> usize {
+    (history.as_millis() as usize).max(64)
+}
 /// Resends stop when they exceed this share of what a leg sends (a hopeless link).
 const RTX_RATIO_CAP: f32 = 0.15;
 /// How often str0m reports per-leg statistics (loss, NACKs, PLIs) for `/metrics`.
@@ -35,6 +40,7 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 pub struct RtcFactory {
     cert: DtlsCert,
     candidates: Arc<Vec<SocketAddr>>,
+    nack_history: Duration,
 }
 
 /// A peer ready to join the relay, and the answer for its client.
@@ -72,7 +78,15 @@ impl RtcFactory {
         Ok(RtcFactory {
             cert,
             candidates: Arc::new(candidates),
+            nack_history: DEFAULT_NACK_HISTORY,
         })
+    }
+
+    /// How far back viewers' NACKs can reach (memory per viewer leg against recovery on long
+    /// round trips); zero keeps no history, so lost video is repaired by keyframes only.
+    pub fn with_nack_history(mut self, history: Duration) -> Self {
+        self.nack_history = history;
+        self
     }
 
     pub fn candidates(&self) -> Arc<Vec<SocketAddr>> {
@@ -137,7 +151,9 @@ impl RtcFactory {
             let send_ssrc = match role {
                 LegRole::Viewer => rtc.direct_api().stream_tx_by_mid(mid, None).map(|tx| {
                     if media_kind == MediaKind::Video {
-                        tx.set_rtx_cache(NACK_HISTORY_PACKETS, NACK_HISTORY, Some(RTX_RATIO_CAP));
+                        let history = self.nack_history;
+                        let packets = nack_history_packets(history);
+                        tx.set_rtx_cache(packets, history, Some(RTX_RATIO_CAP));
                     }
                     tx.ssrc()
                 }),

@@ -16,6 +16,8 @@ pub mod http;
 pub mod metrics;
 pub mod offer;
 pub mod rewrite;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 pub mod stun;
 pub mod synthetic;
 pub mod token;

@@ -55,6 +55,9 @@ pub struct RelaySettings {
     pub connect_timeout_secs: u64,
     /// Seconds viewers wait for a camera that dropped off to come back.
     pub publisher_grace_secs: u64,
+    /// Milliseconds of video each viewer leg keeps for answering NACKs: memory per viewer
+    /// against recovery on long round trips (0 = repair by keyframes only).
+    pub nack_history_ms: u64,
     /// Where clients reach this relay's HTTP side (WHIP/WHEP), when the relay runs in its own
     /// process; default `public_url`.
     pub public_url: Option<String>,
@@ -72,6 +75,7 @@ impl Default for RelaySettings {
             max_legs: core.max_legs,
             connect_timeout_secs: core.connect_timeout.as_secs(),
             publisher_grace_secs: core.publisher_grace.as_secs(),
+            nack_history_ms: core.nack_history.as_millis() as u64,
             public_url: None,
             name: None,
             heartbeat_secs: 5,
@@ -85,6 +89,7 @@ impl RelaySettings {
             max_legs: self.max_legs,
             connect_timeout: std::time::Duration::from_secs(self.connect_timeout_secs),
             publisher_grace: std::time::Duration::from_secs(self.publisher_grace_secs),
+            nack_history: std::time::Duration::from_millis(self.nack_history_ms),
             ..Default::default()
         }
     }

@@ -41,6 +41,8 @@ pub struct CoreConfig {
     pub publisher_grace: Duration,
     /// Keyframe requests to a camera are coalesced to one per interval.
     pub keyframe_interval: Duration,
+    /// How far back viewers' NACKs can reach (see [`factory::DEFAULT_NACK_HISTORY`]).
+    pub nack_history: Duration,
 }
 
 impl Default for CoreConfig {
@@ -50,6 +52,7 @@ impl Default for CoreConfig {
             connect_timeout: Duration::from_secs(15),
             publisher_grace: Duration::from_secs(15),
             keyframe_interval: Duration::from_millis(300),
+            nack_history: factory::DEFAULT_NACK_HISTORY,
         }
     }
 }
