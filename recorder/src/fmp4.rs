@@ -11,6 +11,8 @@ use mp4_atom::{
     Tfhd, Tfra, Tkhd, Traf, Trak, Trex, Trun, TrunEntry, TrunSamples, Url, Visual, Vmhd,
 };
 
+use bytes::Bytes;
+
 use crate::h264::ParameterSets;
 
 pub const VIDEO_TRACK: u32 = 1;
@@ -30,7 +32,7 @@ pub struct Sample {
     pub decode_time: u64,
     pub duration: u32,
     pub keyframe: bool,
-    pub data: Vec<u8>,
+    pub data: Bytes,
 }
 
 /// The Opus track, as WebRTC sends it: 48 kHz, the channel count the SDP says.

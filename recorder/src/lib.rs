@@ -3,6 +3,13 @@
 //!
 //! - [`h264`]: access units re-framed as MP4 samples, and the parameter sets of the stream.
 //! - [`fmp4`]: fragmented MP4, written piece by piece so a clip uploads as it grows.
+//! - [`timeline`]: audio and video RTP clocks on one timeline with the wall clock.
+//! - [`preroll`]: the last seconds of a stream, from a keyframe, and when to ask for one.
+//! - [`clip`]: one clip as a state machine: frames in, final MP4 bytes out.
 
+pub mod clip;
 pub mod fmp4;
+pub mod frame;
 pub mod h264;
+pub mod preroll;
+pub mod timeline;

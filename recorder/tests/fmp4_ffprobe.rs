@@ -97,7 +97,7 @@ fn write_clip(path: &Path, units: &[AccessUnit], with_audio: bool) {
                 decode_time: *audio_time,
                 duration: audio_frame,
                 keyframe: true,
-                data: OPUS_SILENCE.to_vec(),
+                data: OPUS_SILENCE.to_vec().into(),
             });
             *audio_time += audio_frame as u64;
         }
@@ -112,7 +112,7 @@ fn write_clip(path: &Path, units: &[AccessUnit], with_audio: bool) {
             decode_time: i as u64 * frame as u64,
             duration: frame,
             keyframe: unit.keyframe,
-            data: unit.sample.clone(),
+            data: unit.sample.clone().into(),
         });
     }
     flush(&mut gop, &mut file, &mut audio_time);
