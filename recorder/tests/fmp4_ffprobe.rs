@@ -2,79 +2,18 @@
 //! makes a real H.264 stream, the writer muxes it with Opus packets, and ffprobe / ffmpeg read
 //! the file back. ffmpeg and ffprobe must be on PATH (`./scripts/test` installs them).
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
-use securecam_recorder::fmp4::{Fmp4Writer, OpusTrack, Sample, AUDIO_TIMESCALE, VIDEO_TIMESCALE};
-use securecam_recorder::h264::{self, AccessUnit, NAL_AUD};
+use common::{ffprobe_json, x264_access_units, FPS};
 
-const FPS: u32 = 30;
+use securecam_recorder::fmp4::{Fmp4Writer, OpusTrack, Sample, AUDIO_TIMESCALE, VIDEO_TIMESCALE};
+use securecam_recorder::h264::AccessUnit;
+
 /// A 20 ms Opus packet of silence (CELT, fullband): what a muted WebRTC microphone sends.
 const OPUS_SILENCE: [u8; 3] = [0xf8, 0xff, 0xfe];
-
-fn run(command: &mut Command) -> Vec<u8> {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?} did not start (install ffmpeg): {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
-
-/// `seconds` of 320×240 constrained-baseline H.264 from x264, a keyframe every `gop` frames,
-/// as access units (x264 puts a delimiter before each).
-fn x264_access_units(dir: &Path, seconds: u32, gop: u32) -> Vec<AccessUnit> {
-    let path = dir.join("camera.h264");
-    run(Command::new("ffmpeg").args([
-        "-v",
-        "error",
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("testsrc=size=320x240:rate={FPS}"),
-        "-t",
-        &seconds.to_string(),
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-profile:v",
-        "baseline",
-        "-g",
-        &gop.to_string(),
-        "-bf",
-        "0",
-        "-x264-params",
-        "aud=1",
-        "-f",
-        "h264",
-        path.to_str().unwrap(),
-    ]));
-    let stream = std::fs::read(&path).unwrap();
-    // Cut the byte stream before each access unit delimiter.
-    let mut cuts: Vec<usize> = stream
-        .windows(5)
-        .enumerate()
-        .filter(|(_, w)| w[..4] == [0, 0, 0, 1] && w[4] & 0x1f == NAL_AUD)
-        .map(|(i, _)| i)
-        .collect();
-    cuts.push(stream.len());
-    cuts.windows(2)
-        .map(|w| h264::access_unit(&stream[w[0]..w[1]]).unwrap())
-        .collect()
-}
-
-fn ffprobe_json(path: &Path, args: &[&str]) -> serde_json::Value {
-    let mut command = Command::new("ffprobe");
-    command
-        .args(["-v", "error", "-of", "json"])
-        .args(args)
-        .arg(path);
-    serde_json::from_slice(&run(&mut command)).unwrap()
-}
 
 /// Muxes `units` (and 50 Opus packets a second alongside) one fragment per GOP.
 fn write_clip(path: &Path, units: &[AccessUnit], with_audio: bool) {

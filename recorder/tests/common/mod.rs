@@ -1,0 +1,104 @@
+//! Real media for the recorder's tests: H.264 from x264 (through ffmpeg), read back with
+//! ffprobe. Both must be on PATH (`./scripts/test` installs them).
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+use securecam_recorder::h264::{self, AccessUnit, NAL_AUD};
+
+pub const FPS: u32 = 30;
+
+pub fn run(command: &mut Command) -> Vec<u8> {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?} did not start (install ffmpeg): {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// `seconds` of 320×240 constrained-baseline H.264 from x264 at 30 fps, a keyframe every `gop`
+/// frames, as access units (x264 puts a delimiter before each).
+pub fn x264_access_units(dir: &Path, seconds: u32, gop: u32) -> Vec<AccessUnit> {
+    x264_access_units_keyed(dir, seconds, &["-g", &gop.to_string()])
+}
+
+/// As [`x264_access_units`], with keyframes exactly at the frames numbered in `keyframes`
+/// (an encoder that sends them only when asked).
+pub fn x264_keyframes_at(dir: &Path, seconds: u32, keyframes: &[u64]) -> Vec<AccessUnit> {
+    let times: Vec<String> = keyframes
+        .iter()
+        .map(|n| format!("{:.6}", *n as f64 / FPS as f64))
+        .collect();
+    let units = x264_access_units_keyed(
+        dir,
+        seconds,
+        &[
+            "-g",
+            "100000",
+            "-sc_threshold",
+            "0",
+            "-force_key_frames",
+            &times.join(","),
+        ],
+    );
+    let got: Vec<u64> = (0..units.len() as u64)
+        .filter(|&n| units[n as usize].keyframe)
+        .collect();
+    assert_eq!(got, keyframes, "x264 placed the keyframes as asked");
+    units
+}
+
+/// As [`x264_access_units`], with `keys` the ffmpeg options that place keyframes.
+pub fn x264_access_units_keyed(dir: &Path, seconds: u32, keys: &[&str]) -> Vec<AccessUnit> {
+    let path = dir.join("camera.h264");
+    run(Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc=size=320x240:rate={FPS}"),
+            "-t",
+            &seconds.to_string(),
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "baseline",
+            "-bf",
+            "0",
+            "-x264-params",
+            "aud=1",
+        ])
+        .args(keys)
+        .args(["-f", "h264", path.to_str().unwrap()]));
+    let stream = std::fs::read(&path).unwrap();
+    // Cut the byte stream before each access unit delimiter.
+    let mut cuts: Vec<usize> = stream
+        .windows(5)
+        .enumerate()
+        .filter(|(_, w)| w[..4] == [0, 0, 0, 1] && w[4] & 0x1f == NAL_AUD)
+        .map(|(i, _)| i)
+        .collect();
+    cuts.push(stream.len());
+    cuts.windows(2)
+        .map(|w| h264::access_unit(&stream[w[0]..w[1]]).unwrap())
+        .collect()
+}
+
+pub fn ffprobe_json(path: &Path, args: &[&str]) -> serde_json::Value {
+    let mut command = Command::new("ffprobe");
+    command
+        .args(["-v", "error", "-of", "json"])
+        .args(args)
+        .arg(path);
+    serde_json::from_slice(&run(&mut command)).unwrap()
+}
