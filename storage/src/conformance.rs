@@ -2,6 +2,7 @@
 //! (`storage-sqlite/tests`, `storage-postgres/tests`). Each call gets a fresh, empty database.
 
 mod commands;
+mod recordings;
 mod relays;
 mod streams;
 
@@ -31,6 +32,7 @@ pub async fn run_all(db: &dyn Database) {
     commands::commands(db).await;
     streams::streams(db).await;
     relays::relays(db).await;
+    recordings::recordings(db).await;
 }
 
 async fn new_user(db: &dyn Database, email: &str) -> Uuid {

@@ -5,8 +5,9 @@ use uuid::Uuid;
 use crate::{
     AcceptOutcome, AuditLog, ClaimOutcome, CommandStore, DeliveryStore, Device, DeviceLink,
     DevicePatch, DeviceStatus, EventStore, InviteOutcome, LinkOutcome, NewAuditLog, NewDevice,
-    NewPairingCode, NewSession, NewUser, Page, PageRequest, PairingCode, PollOutcome, RelayStore,
-    Session, StorageResult, StreamStore, User, UserCredentials, Verification,
+    NewPairingCode, NewSession, NewUser, Page, PageRequest, PairingCode, PollOutcome,
+    RecordingStore, RelayStore, Session, StorageResult, StreamStore, User, UserCredentials,
+    Verification,
 };
 
 /// Everything SecureCam keeps, behind one interface with a backend per database.
@@ -20,7 +21,15 @@ use crate::{
 /// like an id that does not exist (the API turns both into 404).
 #[async_trait]
 pub trait Database:
-    CommandStore + DeliveryStore + EventStore + RelayStore + StreamStore + Send + Sync + 'static
+    CommandStore
+    + DeliveryStore
+    + EventStore
+    + RecordingStore
+    + RelayStore
+    + StreamStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is, for logs and metrics: `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

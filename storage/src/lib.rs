@@ -22,7 +22,9 @@ pub use error::{StorageError, StorageResult};
 pub use models::*;
 pub use page::{Cursor, Page, PageRequest};
 pub use pubsub::{PubSub, Subscription, MAX_PUBSUB_PAYLOAD};
-pub use stores::{CommandStore, DeliveryStore, EventStore, RelayStore, StreamStore};
+pub use stores::{
+    CommandStore, DeliveryStore, EventStore, RecordingStore, RelayStore, StreamStore,
+};
 
 /// A new time-ordered id. Every row id is a UUIDv7, so ordering by id is ordering by creation
 /// time, which is what keyset pagination relies on.

@@ -261,3 +261,72 @@ pub trait RelayStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StorageResult<Vec<crate::StreamSession>>;
 }
+
+/// Clips (table `recordings`). Viewers are as for events: the camera's owner, and users or
+/// devices linked to the camera since the clip was made; only the owner deletes.
+#[async_trait]
+pub trait RecordingStore: Send + Sync {
+    /// Stores a clip about to be written, status `recording`.
+    async fn create_recording(
+        &self,
+        new: crate::NewRecording,
+        now: DateTime<Utc>,
+    ) -> StorageResult<crate::Recording>;
+
+    /// A clip still being written reports its progress (bytes uploaded so far); it keeps its
+    /// row fresh, which is how crash recovery tells a live clip from an abandoned one. False
+    /// when the clip is no longer `recording`.
+    async fn recording_progress(
+        &self,
+        id: Uuid,
+        size_bytes: i64,
+        now: DateTime<Utc>,
+    ) -> StorageResult<bool>;
+
+    /// `recording` → `uploading`: the clip is closed, its last bytes are being uploaded.
+    async fn recording_uploading(&self, id: Uuid, now: DateTime<Utc>) -> StorageResult<bool>;
+
+    /// Ends a clip still `recording` or `uploading`: `available` (and, for an event's first
+    /// clip, the event's `video_url`, in the same transaction) or `failed`. `None` when the
+    /// clip had already ended or is gone.
+    async fn finish_recording(
+        &self,
+        id: Uuid,
+        result: crate::RecordingResult,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<crate::Recording>>;
+
+    /// A clip the viewer may see (never a deleted one).
+    async fn get_recording(
+        &self,
+        viewer: crate::EventViewer,
+        id: Uuid,
+    ) -> StorageResult<Option<crate::Recording>>;
+
+    /// Clips the viewer may see, newest first.
+    async fn list_recordings(
+        &self,
+        viewer: crate::EventViewer,
+        filter: crate::RecordingFilter,
+        page: PageRequest,
+    ) -> StorageResult<Page<crate::Recording>>;
+
+    /// Marks an owner's clip `deleted` (it vanishes from the API at once; the caller then
+    /// deletes the object, and the orphan sweep catches one it could not), with `audit` in the
+    /// same transaction. Returns the clip as it was.
+    async fn delete_recording(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<Option<crate::Recording>>;
+
+    /// Clips left `recording` or `uploading` whose row has not moved since `stale_before`:
+    /// their writer is gone (crash recovery finalizes or fails them). Oldest first.
+    async fn abandoned_recordings(
+        &self,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StorageResult<Vec<crate::Recording>>;
+}

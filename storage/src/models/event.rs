@@ -76,35 +76,3 @@ pub struct EventFilter {
     /// Started before.
     pub until: Option<DateTime<Utc>>,
 }
-
-crate::text_enum! {
-    RecordingStatus {
-        Recording => "recording",
-        Uploading => "uploading",
-        Available => "available",
-        Failed => "failed",
-        Deleted => "deleted",
-    }
-}
-
-/// A clip in object storage (table `recordings`).
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
-pub struct Recording {
-    pub id: Uuid,
-    pub owner_user_id: Uuid,
-    pub stream_session_id: Option<Uuid>,
-    pub camera_device_id: Option<Uuid>,
-    pub requester_device_id: Option<Uuid>,
-    pub event_id: Option<Uuid>,
-    pub object_key: String,
-    pub bucket: String,
-    pub duration_seconds: Option<f64>,
-    pub size_bytes: Option<i64>,
-    pub content_type: String,
-    #[sqlx(try_from = "String")]
-    pub status: RecordingStatus,
-    pub available_at: Option<DateTime<Utc>>,
-    pub error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}

@@ -44,5 +44,6 @@ macro_rules! impl_shared_stores {
         $crate::impl_event_store!($db);
         $crate::impl_stream_store!($db);
         $crate::impl_relay_store!($db);
+        $crate::impl_recording_store!($db);
     };
 }

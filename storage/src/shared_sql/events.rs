@@ -3,10 +3,6 @@
 pub const EVENT_COLUMNS: &str = "id, user_id, device_id, title, triggered_by, status, started_at, \
      ended_at, notified_at, video_url, acknowledged_at, created_at, updated_at";
 
-pub const RECORDING_COLUMNS: &str = "id, owner_user_id, stream_session_id, camera_device_id, \
-     requester_device_id, event_id, object_key, bucket, duration_seconds, size_bytes, content_type, \
-     status, available_at, error, created_at, updated_at";
-
 /// Events a viewer may see: the camera owner's (for the owner or any of the owner's devices),
 /// and those of a camera linked to the viewer — to any device of the viewing user, or with a
 /// device token to that device — that happened since the link was made.
@@ -227,7 +223,7 @@ macro_rules! impl_event_store {
                 &self,
                 event: uuid::Uuid,
             ) -> $crate::StorageResult<Vec<$crate::Recording>> {
-                use $crate::shared_sql::events::*;
+                use $crate::shared_sql::recordings::RECORDING_COLUMNS;
                 let sql = format!(
                     "SELECT {RECORDING_COLUMNS} FROM recordings WHERE event_id = $1 AND status <> 'deleted' \
                      ORDER BY id"

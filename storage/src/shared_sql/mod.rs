@@ -4,5 +4,6 @@
 pub mod commands;
 pub mod deliveries;
 pub mod events;
+pub mod recordings;
 pub mod relays;
 pub mod streams;

@@ -1,0 +1,280 @@
+//! Recordings: a clip's life (`recording` → `uploading` → `available`, or `failed`), the
+//! event it shows up on, who may see and delete it, and what crash recovery finds.
+
+use chrono::Duration;
+use uuid::Uuid;
+
+use super::commands::phone;
+use super::{camera, new_user};
+use crate::{
+    new_id, now, Database, EventViewer, NewAuditLog, NewEvent, NewRecording, PageRequest,
+    RecordingFilter, RecordingResult, RecordingSource, RecordingStatus, Trigger,
+};
+
+fn clip(owner: Uuid, camera: Uuid, event: Option<Uuid>) -> NewRecording {
+    let id = new_id();
+    NewRecording {
+        id,
+        owner_user_id: owner,
+        stream_session_id: None,
+        camera_device_id: Some(camera),
+        requester_device_id: None,
+        event_id: event,
+        object_key: format!("clips/{owner}/{id}.mp4"),
+        bucket: "clips".into(),
+        content_type: "video/mp4".into(),
+        source: RecordingSource::Recorder,
+    }
+}
+
+fn user(id: Uuid) -> EventViewer {
+    EventViewer {
+        user_id: id,
+        device_id: None,
+    }
+}
+
+pub async fn recordings(db: &dyn Database) {
+    let audit = || NewAuditLog::new("test");
+    let ada = new_user(db, "ada@recordings.test").await;
+    let bob = new_user(db, "bob@recordings.test").await;
+    let cam = db
+        .create_device(camera(ada, "porch"), "rec-porch", audit())
+        .await
+        .unwrap();
+    let bob_phone = db
+        .create_device(phone(bob, "bob's phone"), "rec-bob-phone", audit())
+        .await
+        .unwrap();
+    let t0 = now();
+    let event = db
+        .create_event(
+            NewEvent {
+                camera_device_id: cam.id,
+                owner_user_id: ada,
+                title: "Motion".into(),
+                triggered_by: Trigger::Motion,
+                started_at: t0,
+            },
+            t0,
+        )
+        .await
+        .unwrap();
+
+    // A clip starts: `recording`, visible to its owner only.
+    let first = db
+        .create_recording(clip(ada, cam.id, Some(event.id)), t0)
+        .await
+        .unwrap();
+    assert_eq!(first.status, RecordingStatus::Recording);
+    assert_eq!(first.source, RecordingSource::Recorder);
+    assert_eq!(first.size_bytes, None);
+    assert_eq!(
+        db.get_recording(user(ada), first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(db.get_recording(user(bob), first.id).await.unwrap(), None);
+    assert_eq!(db.get_recording(user(ada), new_id()).await.unwrap(), None);
+
+    // Progress keeps it fresh; crash recovery finds only clips whose row stopped moving.
+    let t1 = t0 + Duration::seconds(2);
+    assert!(db.recording_progress(first.id, 65_536, t1).await.unwrap());
+    let stale = |at| db.abandoned_recordings(at, 10);
+    assert!(stale(t1).await.unwrap().is_empty(), "fresh at t1");
+    let found = stale(t1 + Duration::seconds(1)).await.unwrap();
+    assert_eq!(
+        found.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![first.id]
+    );
+    assert_eq!(found[0].size_bytes, Some(65_536));
+
+    // Closed, then available: the event now shows it.
+    assert!(db.recording_uploading(first.id, t1).await.unwrap());
+    assert!(
+        !db.recording_uploading(first.id, t1).await.unwrap(),
+        "only from recording"
+    );
+    assert!(
+        !db.recording_progress(first.id, 1, t1).await.unwrap(),
+        "no progress once closed"
+    );
+    let available = RecordingResult::Available {
+        duration_seconds: 17.5,
+        size_bytes: 2_000_000,
+    };
+    let done = db
+        .finish_recording(first.id, available.clone(), t1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, RecordingStatus::Available);
+    assert_eq!(done.duration_seconds, Some(17.5));
+    assert_eq!(done.size_bytes, Some(2_000_000));
+    assert_eq!(done.available_at, Some(t1));
+    assert_eq!(
+        db.finish_recording(first.id, available.clone(), t1)
+            .await
+            .unwrap(),
+        None,
+        "a clip ends once"
+    );
+    let media = crate::shared_sql::recordings::media_path(first.id);
+    let shown = db.get_event(user(ada), event.id).await.unwrap().unwrap();
+    assert_eq!(shown.video_url.as_deref(), Some(media.as_str()));
+    assert!(stale(t1 + Duration::hours(1)).await.unwrap().is_empty());
+
+    // A second clip of the event fails: the event keeps showing the first.
+    let second = db
+        .create_recording(clip(ada, cam.id, Some(event.id)), t1)
+        .await
+        .unwrap();
+    let failed = db
+        .finish_recording(
+            second.id,
+            RecordingResult::Failed {
+                error: "upload refused".into(),
+            },
+            t1,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.status, RecordingStatus::Failed);
+    assert_eq!(failed.error.as_deref(), Some("upload refused"));
+    assert_eq!(db.event_recordings(event.id).await.unwrap().len(), 2);
+    let shown = db.get_event(user(ada), event.id).await.unwrap().unwrap();
+    assert_eq!(shown.video_url.as_deref(), Some(media.as_str()));
+
+    // Listing: newest first, filtered, paginated; strangers see nothing.
+    let other = db
+        .create_recording(clip(ada, cam.id, None), t1)
+        .await
+        .unwrap();
+    let all = db
+        .list_recordings(
+            user(ada),
+            RecordingFilter::default(),
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        all.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![other.id, second.id, first.id]
+    );
+    let of_event = RecordingFilter {
+        event_id: Some(event.id),
+        ..Default::default()
+    };
+    let listed = db
+        .list_recordings(user(ada), of_event, PageRequest::first(1))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].id, second.id);
+    let rest = db
+        .list_recordings(
+            user(ada),
+            RecordingFilter {
+                event_id: Some(event.id),
+                ..Default::default()
+            },
+            PageRequest {
+                limit: 10,
+                after: Some(
+                    crate::Cursor::decode(listed.next_cursor.as_deref().expect("a next page"))
+                        .unwrap(),
+                ),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![first.id]
+    );
+    let since_later = RecordingFilter {
+        since: Some(t1 + Duration::seconds(1)),
+        ..Default::default()
+    };
+    assert!(db
+        .list_recordings(user(ada), since_later, PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(db
+        .list_recordings(
+            user(bob),
+            RecordingFilter::default(),
+            PageRequest::first(10)
+        )
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+
+    // Linked to the camera, Bob's phone sees clips made since the link, not before.
+    db.create_link_invite(ada, cam.id, "rec-invite", t1 + Duration::hours(1), audit())
+        .await
+        .unwrap();
+    let linked_at = now();
+    db.accept_link_invite("rec-invite", bob, bob_phone.id, linked_at, audit())
+        .await
+        .unwrap();
+    let later = db
+        .create_recording(clip(ada, cam.id, None), linked_at + Duration::seconds(1))
+        .await
+        .unwrap();
+    let bobs_phone = EventViewer {
+        user_id: bob,
+        device_id: Some(bob_phone.id),
+    };
+    assert!(db
+        .get_recording(bobs_phone, later.id)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(db
+        .get_recording(user(bob), later.id)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(db.get_recording(bobs_phone, first.id).await.unwrap(), None);
+
+    // Only the owner deletes; a deleted clip is gone everywhere, the event forgets it, and
+    // the deletion is audited.
+    assert_eq!(
+        db.delete_recording(bob, later.id, t1, audit())
+            .await
+            .unwrap(),
+        None
+    );
+    let deleted = db
+        .delete_recording(ada, first.id, t1, NewAuditLog::new("recording.delete"))
+        .await
+        .unwrap()
+        .expect("Ada's clip");
+    assert_eq!(deleted.object_key, first.object_key);
+    assert_eq!(db.get_recording(user(ada), first.id).await.unwrap(), None);
+    assert_eq!(
+        db.delete_recording(ada, first.id, t1, audit())
+            .await
+            .unwrap(),
+        None,
+        "deleted once"
+    );
+    let shown = db.get_event(user(ada), event.id).await.unwrap().unwrap();
+    assert_eq!(shown.video_url, None);
+    let audited = db
+        .list_audit_logs(ada, PageRequest::first(50))
+        .await
+        .unwrap();
+    assert!(audited.items.iter().any(|a| a.action == "recording.delete"
+        && a.target_id.as_deref() == Some(first.id.to_string().as_str())));
+    assert_eq!(
+        db.finish_recording(first.id, available, t1).await.unwrap(),
+        None,
+        "a deleted clip never comes back"
+    );
+}

@@ -1,0 +1,258 @@
+//! The SQL of [`crate::RecordingStore`], written once for both backends.
+
+pub const RECORDING_COLUMNS: &str = "id, owner_user_id, stream_session_id, camera_device_id, \
+     requester_device_id, event_id, object_key, bucket, duration_seconds, size_bytes, content_type, \
+     status, available_at, error, created_at, updated_at, source";
+
+/// Clips a viewer may see: the owner's (for the owner or any of the owner's devices), and
+/// those of a camera linked to the viewer — to any device of the viewing user, or with a
+/// device token to that device — made since the link was. Never a deleted one.
+pub fn visible_to(user: &str, device: &str) -> String {
+    format!(
+        "status <> 'deleted' AND (owner_user_id = {user} OR EXISTS (SELECT 1 FROM device_links l \
+          JOIN devices c ON c.id = l.client_device_id \
+          WHERE l.camera_device_id = recordings.camera_device_id AND l.status = 'active' \
+          AND l.created_at <= recordings.created_at \
+          AND (({device} IS NULL AND c.user_id = {user}) OR c.id = {device})))"
+    )
+}
+
+/// The path clients fetch a clip's media from (an event's `video_url`).
+pub fn media_path(id: uuid::Uuid) -> String {
+    format!("/api/v1/recordings/{id}/media")
+}
+
+/// Implements [`crate::RecordingStore`] for a backend type with a `pool` field, a
+/// `begin_write()` and a `write_audit(&mut conn, NewAuditLog)` in scope.
+#[macro_export]
+macro_rules! impl_recording_store {
+    ($db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::RecordingStore for $db {
+            async fn create_recording(
+                &self,
+                new: $crate::NewRecording,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<$crate::Recording> {
+                use $crate::shared_sql::recordings::*;
+                let sql = format!(
+                    "INSERT INTO recordings (id, owner_user_id, stream_session_id, camera_device_id, \
+                     requester_device_id, event_id, object_key, bucket, content_type, source, status, \
+                     created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'recording', $11, $11) \
+                     RETURNING {RECORDING_COLUMNS}"
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(new.id)
+                    .bind(new.owner_user_id)
+                    .bind(new.stream_session_id)
+                    .bind(new.camera_device_id)
+                    .bind(new.requester_device_id)
+                    .bind(new.event_id)
+                    .bind(&new.object_key)
+                    .bind(&new.bucket)
+                    .bind(&new.content_type)
+                    .bind(new.source.as_str())
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn recording_progress(
+                &self,
+                id: uuid::Uuid,
+                size_bytes: i64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE recordings SET size_bytes = $1, updated_at = $2 \
+                     WHERE id = $3 AND status = 'recording'",
+                )
+                .bind(size_bytes)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn recording_uploading(
+                &self,
+                id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE recordings SET status = 'uploading', updated_at = $1 \
+                     WHERE id = $2 AND status = 'recording'",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn finish_recording(
+                &self,
+                id: uuid::Uuid,
+                result: $crate::RecordingResult,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<Option<$crate::Recording>> {
+                use $crate::shared_sql::recordings::*;
+                let mut tx = self.begin_write().await?;
+                let finished: Option<$crate::Recording> = match &result {
+                    $crate::RecordingResult::Available {
+                        duration_seconds,
+                        size_bytes,
+                    } => {
+                        let sql = format!(
+                            "UPDATE recordings SET status = 'available', duration_seconds = $1, \
+                             size_bytes = $2, available_at = $3, error = NULL, updated_at = $3 \
+                             WHERE id = $4 AND status IN ('recording', 'uploading') \
+                             RETURNING {RECORDING_COLUMNS}"
+                        );
+                        sqlx::query_as(&sql)
+                            .bind(duration_seconds)
+                            .bind(size_bytes)
+                            .bind(now)
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                    }
+                    $crate::RecordingResult::Failed { error } => {
+                        let sql = format!(
+                            "UPDATE recordings SET status = 'failed', error = $1, updated_at = $2 \
+                             WHERE id = $3 AND status IN ('recording', 'uploading') \
+                             RETURNING {RECORDING_COLUMNS}"
+                        );
+                        sqlx::query_as(&sql)
+                            .bind(error)
+                            .bind(now)
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                    }
+                };
+                if let Some(recording) = &finished {
+                    if let (Some(event), $crate::RecordingStatus::Available) =
+                        (recording.event_id, recording.status)
+                    {
+                        // The event's first clip to become available is the one it shows.
+                        sqlx::query(
+                            "UPDATE events SET video_url = $1, updated_at = $2 \
+                             WHERE id = $3 AND video_url IS NULL",
+                        )
+                        .bind(media_path(recording.id))
+                        .bind(now)
+                        .bind(event)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(finished)
+            }
+
+            async fn get_recording(
+                &self,
+                viewer: $crate::EventViewer,
+                id: uuid::Uuid,
+            ) -> $crate::StorageResult<Option<$crate::Recording>> {
+                use $crate::shared_sql::recordings::*;
+                let sql = format!(
+                    "SELECT {RECORDING_COLUMNS} FROM recordings WHERE id = $1 AND {}",
+                    visible_to("$2", "$3")
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(viewer.user_id)
+                    .bind(viewer.device_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_recordings(
+                &self,
+                viewer: $crate::EventViewer,
+                filter: $crate::RecordingFilter,
+                page: $crate::PageRequest,
+            ) -> $crate::StorageResult<$crate::Page<$crate::Recording>> {
+                use $crate::shared_sql::recordings::*;
+                let sql = format!(
+                    "SELECT {RECORDING_COLUMNS} FROM recordings WHERE {} \
+                     AND ($3 IS NULL OR camera_device_id = $3) AND ($4 IS NULL OR event_id = $4) \
+                     AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at < $6) \
+                     AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8",
+                    visible_to("$1", "$2")
+                );
+                let rows: Vec<$crate::Recording> = sqlx::query_as(&sql)
+                    .bind(viewer.user_id)
+                    .bind(viewer.device_id)
+                    .bind(filter.camera_device_id)
+                    .bind(filter.event_id)
+                    .bind(filter.since)
+                    .bind(filter.until)
+                    .bind(page.after.map(|cursor| cursor.0))
+                    .bind(page.fetch_limit())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok($crate::Page::from_rows(rows, page, |r| r.id))
+            }
+
+            async fn delete_recording(
+                &self,
+                owner: uuid::Uuid,
+                id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+                audit: $crate::NewAuditLog,
+            ) -> $crate::StorageResult<Option<$crate::Recording>> {
+                use $crate::shared_sql::recordings::*;
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "SELECT {RECORDING_COLUMNS} FROM recordings \
+                     WHERE id = $1 AND owner_user_id = $2 AND status <> 'deleted'"
+                );
+                let found: Option<$crate::Recording> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(owner)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(found) = found else {
+                    return Ok(None);
+                };
+                sqlx::query("UPDATE recordings SET status = 'deleted', updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                // An event no longer shows a deleted clip.
+                sqlx::query("UPDATE events SET video_url = NULL, updated_at = $1 WHERE video_url = $2")
+                    .bind(now)
+                    .bind(media_path(id))
+                    .execute(&mut *tx)
+                    .await?;
+                write_audit(&mut tx, audit.or_target(owner, "recording", id)).await?;
+                tx.commit().await?;
+                Ok(Some(found))
+            }
+
+            async fn abandoned_recordings(
+                &self,
+                stale_before: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::StorageResult<Vec<$crate::Recording>> {
+                use $crate::shared_sql::recordings::*;
+                let sql = format!(
+                    "SELECT {RECORDING_COLUMNS} FROM recordings \
+                     WHERE status IN ('recording', 'uploading') AND updated_at < $1 \
+                     ORDER BY updated_at, id LIMIT $2"
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(stale_before)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+        }
+    };
+}
