@@ -6,10 +6,12 @@
 //! - [`timeline`]: audio and video RTP clocks on one timeline with the wall clock.
 //! - [`preroll`]: the last seconds of a stream, from a keyframe, and when to ask for one.
 //! - [`clip`]: one clip as a state machine: frames in, final MP4 bytes out.
+//! - [`store`]: clips uploaded as they are written, to local disk or an S3-compatible bucket.
 
 pub mod clip;
 pub mod fmp4;
 pub mod frame;
 pub mod h264;
 pub mod preroll;
+pub mod store;
 pub mod timeline;

@@ -1,0 +1,251 @@
+//! Where clips go: one `object_store` API over local disk (the default: a household's one
+//! binary) and any S3-compatible service (production). A clip is uploaded as it is written,
+//! through a multipart upload whose parts are sent while the next ones fill, so a clip is never
+//! held whole in memory: at most a part being filled and `MAX_PARTS_IN_FLIGHT` being sent.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use uuid::Uuid;
+
+/// S3's smallest part but the last: parts are cut at this size.
+pub const PART_SIZE: usize = 5 * 1024 * 1024;
+/// Parts being uploaded at once per clip; a clip waits (back pressure) beyond that.
+const MAX_PARTS_IN_FLIGHT: usize = 2;
+
+/// An S3-compatible bucket (AWS, MinIO, R2, ...).
+#[derive(Clone)]
+pub struct S3Config {
+    pub bucket: String,
+    /// e.g. `http://127.0.0.1:9000` for MinIO; AWS when `None`.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("object storage: {0}")]
+    Object(#[from] object_store::Error),
+    #[error("clip directory {path}: {source}")]
+    Directory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The clip store: an object store and the name clips' rows give as their `bucket`.
+#[derive(Debug, Clone)]
+pub struct ClipStore {
+    objects: Arc<dyn ObjectStore>,
+    bucket: String,
+}
+
+impl ClipStore {
+    /// Clips as files under `root` (created if missing); rows name the bucket `local`.
+    pub fn local(root: impl Into<PathBuf>) -> Result<ClipStore, StoreError> {
+        let root = root.into();
+        std::fs::create_dir_all(&root).map_err(|source| StoreError::Directory {
+            path: root.clone(),
+            source,
+        })?;
+        // Deleting a clip removes directories it leaves empty.
+        let objects = LocalFileSystem::new_with_prefix(&root)?.with_automatic_cleanup(true);
+        Ok(ClipStore {
+            objects: Arc::new(objects),
+            bucket: "local".into(),
+        })
+    }
+
+    /// Clips in an S3-compatible bucket.
+    pub fn s3(config: &S3Config) -> Result<ClipStore, StoreError> {
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&config.bucket)
+            .with_region(&config.region)
+            .with_access_key_id(&config.access_key_id)
+            .with_secret_access_key(&config.secret_access_key);
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false);
+        }
+        Ok(ClipStore {
+            objects: Arc::new(builder.build()?),
+            bucket: config.bucket.clone(),
+        })
+    }
+
+    /// Any object store (tests use an in-memory one).
+    pub fn with_objects(objects: Arc<dyn ObjectStore>, bucket: impl Into<String>) -> ClipStore {
+        ClipStore {
+            objects,
+            bucket: bucket.into(),
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    pub fn objects(&self) -> &Arc<dyn ObjectStore> {
+        &self.objects
+    }
+
+    /// Where a clip of `owner` lives: one prefix per owner, so retention by total size and
+    /// the orphan sweep list one owner at a time.
+    pub fn object_key(owner: Uuid, recording: Uuid) -> String {
+        format!("clips/{owner}/{recording}.mp4")
+    }
+
+    /// Starts uploading a clip to `key`.
+    pub async fn begin(&self, key: &str) -> Result<ClipUpload, StoreError> {
+        let upload = self.objects.put_multipart(&Path::from(key)).await?;
+        Ok(ClipUpload {
+            writer: WriteMultipart::new_with_chunk_size(upload, PART_SIZE),
+            written: 0,
+        })
+    }
+
+    /// The size of the object at `key`, or `None` when there is none.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        match self.objects.head(&Path::from(key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes the object at `key`; one that is already gone is fine.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self.objects.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// One clip being uploaded.
+pub struct ClipUpload {
+    writer: WriteMultipart,
+    written: u64,
+}
+
+impl ClipUpload {
+    /// Appends the clip's next bytes; waits while too many parts are still being sent.
+    pub async fn write(&mut self, bytes: Bytes) -> Result<(), StoreError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await?;
+        self.written += bytes.len() as u64;
+        self.writer.put(bytes);
+        Ok(())
+    }
+
+    /// Bytes handed to the upload so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Sends the last part and completes the object; returns its size.
+    pub async fn finish(self) -> Result<u64, StoreError> {
+        self.writer.finish().await?;
+        Ok(self.written)
+    }
+
+    /// Gives up: the parts sent are discarded and no object appears.
+    pub async fn abort(self) -> Result<(), StoreError> {
+        Ok(self.writer.abort().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(n: usize, seed: u8) -> Bytes {
+        (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
+    }
+
+    /// A clip larger than two parts, written in fragment-sized pieces, arrives intact.
+    async fn round_trip(store: &ClipStore) {
+        let key = ClipStore::object_key(Uuid::now_v7(), Uuid::now_v7());
+        let mut upload = store.begin(&key).await.unwrap();
+        let mut expected = Vec::new();
+        for i in 0..40 {
+            let piece = bytes(300_000, i);
+            expected.extend_from_slice(&piece);
+            upload.write(piece).await.unwrap();
+        }
+        assert_eq!(
+            store.size(&key).await.unwrap(),
+            None,
+            "not visible until complete"
+        );
+        assert_eq!(upload.finish().await.unwrap(), expected.len() as u64);
+        assert_eq!(store.size(&key).await.unwrap(), Some(expected.len() as u64));
+        let got = store
+            .objects()
+            .get(&Path::from(key.as_str()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(got == expected, "the object holds exactly what was written");
+        store.delete(&key).await.unwrap();
+        assert_eq!(store.size(&key).await.unwrap(), None);
+        store.delete(&key).await.unwrap();
+
+        // An aborted clip leaves nothing.
+        let mut upload = store.begin(&key).await.unwrap();
+        upload.write(bytes(PART_SIZE + 1, 7)).await.unwrap();
+        upload.abort().await.unwrap();
+        assert_eq!(store.size(&key).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn clips_on_local_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ClipStore::local(dir.path().join("clips")).unwrap();
+        assert_eq!(store.bucket(), "local");
+        round_trip(&store).await;
+    }
+
+    #[tokio::test]
+    async fn clips_in_memory() {
+        let store = ClipStore::with_objects(Arc::new(object_store::memory::InMemory::new()), "mem");
+        round_trip(&store).await;
+    }
+
+    #[test]
+    fn the_secret_key_never_prints() {
+        let config = S3Config {
+            bucket: "clips".into(),
+            endpoint: None,
+            region: "us-east-1".into(),
+            access_key_id: "AKIA".into(),
+            secret_access_key: "very-secret".into(),
+        };
+        assert!(!format!("{config:?}").contains("very-secret"));
+    }
+}
