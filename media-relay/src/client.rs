@@ -171,15 +171,7 @@ async fn connect(
         .await
         .map_err(|e| other(&e))?;
     let local = socket.local_addr().map_err(|e| other(&e))?;
-    // The relay forwards one H.264 profile: offer exactly that, and Opus.
-    let mut config = Rtc::builder()
-        .set_rtp_mode(true)
-        .clear_codecs()
-        .enable_opus(true, false);
-    config
-        .codec_config()
-        .add_h264(102.into(), Some(103.into()), true, 0x42e01f);
-    let mut rtc = config.build(Instant::now());
+    let mut rtc = crate::synthetic::peer_config().build(Instant::now());
     rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| other(&e))?);
     let dir = match role {
         Role::Publish(_) => Direction::SendOnly,

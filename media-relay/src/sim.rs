@@ -97,14 +97,7 @@ impl Net {
     pub fn join(&mut self, role: LegRole, device: Uuid) -> usize {
         let index = self.peers.len();
         let addr: SocketAddr = format!("10.0.1.{}:5000", index + 1).parse().unwrap();
-        let mut config = Rtc::builder()
-            .set_rtp_mode(true)
-            .clear_codecs()
-            .enable_opus(true, false);
-        config
-            .codec_config()
-            .add_h264(102.into(), Some(103.into()), true, 0x42e01f);
-        let mut rtc = config.build(self.now);
+        let mut rtc = crate::synthetic::peer_config().build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let dir = match role {
             LegRole::Publisher => Direction::SendOnly,

@@ -6,6 +6,20 @@ use std::time::Instant;
 
 use str0m::media::Pt;
 use str0m::rtp::{RtpWrite, StreamTx};
+use str0m::{Rtc, RtcConfig};
+
+/// What a test or load peer offers: exactly the one H.264 profile the relay forwards
+/// (constrained baseline, packetization mode 1) and Opus, in RTP mode.
+pub fn peer_config() -> RtcConfig {
+    let mut config = Rtc::builder()
+        .set_rtp_mode(true)
+        .clear_codecs()
+        .enable_opus(true, false);
+    config
+        .codec_config()
+        .add_h264(102.into(), Some(103.into()), true, 0x42e01f);
+    config
+}
 
 /// The RTP payloads of one frame of `frame_bytes`, in fragments of at most `max_payload`;
 /// `stamp` rides at the start of each fragment (the load tool's send time).

@@ -47,6 +47,8 @@ struct Started {
     writer: Fmp4Writer,
     /// Timeline ticks (video clock) of the first keyframe: the clip's zero.
     start: u64,
+    /// Timeline ticks at which `max_length` is reached.
+    max_end: u64,
     video: Vec<Sample>,
     audio: Vec<Sample>,
     /// The newest frame of each track waits for the next one: its duration is the gap.
@@ -63,7 +65,7 @@ pub struct Clip {
     config: ClipConfig,
     audio: Option<OpusTrack>,
     started: Option<Started>,
-    /// Timeline ticks (video clock) at which the clip stops.
+    /// Timeline ticks (video clock) at which its event or recording says it stops.
     stop_at: Option<u64>,
     ended: Option<ClipEnd>,
     /// The length of a closed clip, in video ticks.
@@ -129,14 +131,10 @@ impl Clip {
             };
             let (writer, init) = Fmp4Writer::start(params, self.audio)?;
             out.extend(init);
-            let max = to_ticks(self.config.max_length, VIDEO_CLOCK);
-            self.stop_at = Some(
-                self.stop_at
-                    .map_or(frame.ticks + max, |s| s.min(frame.ticks + max)),
-            );
             self.started = Some(Started {
                 writer,
                 start: frame.ticks,
+                max_end: frame.ticks + to_ticks(self.config.max_length, VIDEO_CLOCK),
                 video: Vec::new(),
                 audio: Vec::new(),
                 held_video: None,
@@ -149,10 +147,11 @@ impl Clip {
         let started = self.started.as_mut().expect("started above");
         match frame.track {
             Track::Video => {
-                if self.stop_at.is_some_and(|stop| frame.ticks >= stop) {
-                    let reason = if frame.ticks
-                        >= started.start + to_ticks(self.config.max_length, VIDEO_CLOCK)
-                    {
+                let stop = self
+                    .stop_at
+                    .map_or(started.max_end, |s| s.min(started.max_end));
+                if frame.ticks >= stop {
+                    let reason = if frame.ticks >= started.max_end {
                         ClipEnd::MaxLength
                     } else {
                         ClipEnd::Complete

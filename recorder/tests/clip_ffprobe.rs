@@ -5,11 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{ffprobe_json, x264_keyframes_at, FPS};
+use common::{assert_decodes_cleanly, ffprobe_json, x264_keyframes_at, FPS};
 use securecam_recorder::clip::{Clip, ClipConfig, ClipEnd};
 use securecam_recorder::fmp4::OpusTrack;
 use securecam_recorder::frame::Frame;
@@ -145,17 +144,7 @@ fn probe(path: &Path) -> Probed {
         ],
     );
     let frames = frames["frames"].as_array().unwrap();
-    let mut decode = Command::new("ffmpeg");
-    decode
-        .args(["-v", "error", "-xerror", "-i"])
-        .arg(path)
-        .args(["-f", "null", "-"]);
-    let output = decode.output().unwrap();
-    assert!(
-        output.status.success() && output.stderr.is_empty(),
-        "ffmpeg could not decode the clip: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_decodes_cleanly(path);
     Probed {
         duration: format["format"]["duration"]
             .as_str()

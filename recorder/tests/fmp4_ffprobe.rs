@@ -5,9 +5,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{ffprobe_json, x264_access_units, FPS};
+use common::{assert_decodes_cleanly, ffprobe_json, x264_access_units, FPS};
 
 use securecam_recorder::fmp4::{Fmp4Writer, OpusTrack, Sample, AUDIO_TIMESCALE, VIDEO_TIMESCALE};
 use securecam_recorder::h264::AccessUnit;
@@ -105,17 +104,7 @@ fn ffprobe_reads_h264_and_opus_from_the_fragmented_mp4() {
     assert_eq!(frames.iter().filter(|f| f["key_frame"] == 1).count(), 4);
 
     // And the whole file decodes without a complaint.
-    let mut decode = Command::new("ffmpeg");
-    decode
-        .args(["-v", "error", "-xerror", "-i"])
-        .arg(&clip)
-        .args(["-f", "null", "-"]);
-    let output = decode.output().unwrap();
-    assert!(
-        output.status.success() && output.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_decodes_cleanly(&clip);
 }
 
 #[test]

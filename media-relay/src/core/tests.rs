@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::media::{Direction, MediaKind};
-use str0m::Rtc;
 use uuid::Uuid;
 
 use super::*;
@@ -17,11 +16,7 @@ fn factory() -> RtcFactory {
 
 /// An offer as a camera (sending) or a viewer (receiving) would make it.
 fn offer(dir: Direction) -> String {
-    let mut config = Rtc::builder().clear_codecs().enable_opus(true, false);
-    config
-        .codec_config()
-        .add_h264(102.into(), Some(103.into()), true, 0x42e01f);
-    let mut rtc = config.build(Instant::now());
+    let mut rtc = crate::synthetic::peer_config().build(Instant::now());
     let mut api = rtc.sdp_api();
     api.add_media(MediaKind::Video, dir, None, None, None);
     api.add_media(MediaKind::Audio, dir, None, None, None);

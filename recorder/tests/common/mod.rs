@@ -102,3 +102,19 @@ pub fn ffprobe_json(path: &Path, args: &[&str]) -> serde_json::Value {
         .arg(path);
     serde_json::from_slice(&run(&mut command)).unwrap()
 }
+
+/// ffmpeg decodes the whole file and has nothing to complain about.
+pub fn assert_decodes_cleanly(path: &Path) {
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "ffmpeg could not decode {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
