@@ -129,7 +129,7 @@ fn parameter_sets(sps: &[u8], pps: &[u8]) -> Result<ParameterSets, H264Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// SPS of a 320×240 constrained-baseline stream (x264), and a PPS.

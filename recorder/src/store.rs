@@ -7,14 +7,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{
+    Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions, WriteMultipart,
+};
 use uuid::Uuid;
 
+/// What every clip is.
+pub const CLIP_CONTENT_TYPE: &str = "video/mp4";
 /// S3's smallest part but the last: parts are cut at this size.
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
+/// Parts of a clip on local disk.
+pub const LOCAL_PART_SIZE: usize = 256 * 1024;
 /// Parts being uploaded at once per clip; a clip waits (back pressure) beyond that.
 const MAX_PARTS_IN_FLIGHT: usize = 2;
 
@@ -22,6 +28,8 @@ const MAX_PARTS_IN_FLIGHT: usize = 2;
 #[derive(Clone)]
 pub struct S3Config {
     pub bucket: String,
+    /// Keys go under this prefix (no leading or trailing `/`; empty for none).
+    pub prefix: String,
     /// e.g. `http://127.0.0.1:9000` for MinIO; AWS when `None`.
     pub endpoint: Option<String>,
     pub region: String,
@@ -33,6 +41,7 @@ impl std::fmt::Debug for S3Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("S3Config")
             .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
@@ -41,10 +50,40 @@ impl std::fmt::Debug for S3Config {
     }
 }
 
+/// What `s3://` URLs need besides the bucket; each falls back to the usual `AWS_*` variable.
+#[derive(Clone, Default)]
+pub struct S3Options {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+impl S3Options {
+    /// Fills what is missing from `AWS_ENDPOINT_URL`, `AWS_REGION` (or `AWS_DEFAULT_REGION`),
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    pub fn or_env(self) -> S3Options {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        S3Options {
+            endpoint: self.endpoint.or_else(|| env("AWS_ENDPOINT_URL")),
+            region: self
+                .region
+                .or_else(|| env("AWS_REGION"))
+                .or_else(|| env("AWS_DEFAULT_REGION")),
+            access_key_id: self.access_key_id.or_else(|| env("AWS_ACCESS_KEY_ID")),
+            secret_access_key: self
+                .secret_access_key
+                .or_else(|| env("AWS_SECRET_ACCESS_KEY")),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("object storage: {0}")]
     Object(#[from] object_store::Error),
+    #[error("storage URL {0:?}: expected file:///path or s3://bucket/prefix")]
+    BadUrl(String),
     #[error("clip directory {path}: {source}")]
     Directory {
         path: PathBuf,
@@ -57,6 +96,12 @@ pub enum StoreError {
 pub struct ClipStore {
     objects: Arc<dyn ObjectStore>,
     bucket: String,
+    /// Prepended to every key: `s3://bucket/prefix` shares a bucket.
+    prefix: String,
+    /// Where clips live on disk, for a local store (served with HTTP Range from the file).
+    root: Option<PathBuf>,
+    /// For an S3-compatible store: signs the short-lived URLs playback redirects to.
+    signer: Option<Arc<AmazonS3>>,
 }
 
 impl ClipStore {
@@ -72,6 +117,9 @@ impl ClipStore {
         Ok(ClipStore {
             objects: Arc::new(objects),
             bucket: "local".into(),
+            prefix: String::new(),
+            root: Some(root),
+            signer: None,
         })
     }
 
@@ -88,9 +136,13 @@ impl ClipStore {
                 .with_allow_http(endpoint.starts_with("http://"))
                 .with_virtual_hosted_style_request(false);
         }
+        let s3 = Arc::new(builder.build()?);
         Ok(ClipStore {
-            objects: Arc::new(builder.build()?),
+            objects: s3.clone(),
             bucket: config.bucket.clone(),
+            prefix: config.prefix.trim_matches('/').to_string(),
+            root: None,
+            signer: Some(s3),
         })
     }
 
@@ -99,7 +151,38 @@ impl ClipStore {
         ClipStore {
             objects,
             bucket: bucket.into(),
+            prefix: String::new(),
+            root: None,
+            signer: None,
         }
+    }
+
+    /// The file holding the object at `key`, for a store on local disk.
+    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
+        let root = self.root.as_ref()?;
+        // Keys are ours (`clips/<uuid>/<uuid>.mp4`), but never let one climb out of the root.
+        let path = Path::parse(key).ok()?;
+        let mut file = root.clone();
+        for part in path.parts() {
+            file.push(part.as_ref());
+        }
+        Some(file)
+    }
+
+    /// A URL that fetches the object at `key` for `ttl`, for an S3-compatible store.
+    pub async fn presigned_get(
+        &self,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, StoreError> {
+        use object_store::signer::Signer;
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let url = signer
+            .signed_url(object_store::signer::Method::GET, &Path::from(key), ttl)
+            .await?;
+        Ok(Some(url.to_string()))
     }
 
     pub fn bucket(&self) -> &str {
@@ -110,19 +193,83 @@ impl ClipStore {
         &self.objects
     }
 
+    /// A store from `SECURECAM_STORAGE_URL`: `file:///path` (local disk) or
+    /// `s3://bucket/prefix`, whose endpoint, region and keys come from `s3`.
+    pub fn from_url(url: &str, s3: S3Options) -> Result<ClipStore, StoreError> {
+        if let Some(path) = url.strip_prefix("file://") {
+            return ClipStore::local(path);
+        }
+        let Some(rest) = url.strip_prefix("s3://") else {
+            return Err(StoreError::BadUrl(url.to_string()));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(StoreError::BadUrl(url.to_string()));
+        }
+        ClipStore::s3(&S3Config {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            endpoint: s3.endpoint,
+            region: s3.region.unwrap_or_else(|| "us-east-1".to_string()),
+            access_key_id: s3.access_key_id.unwrap_or_default(),
+            secret_access_key: s3.secret_access_key.unwrap_or_default(),
+        })
+    }
+
+    /// Under which every clip's key is.
+    pub fn clips_prefix(&self) -> String {
+        match self.prefix.as_str() {
+            "" => "clips".to_string(),
+            prefix => format!("{prefix}/clips"),
+        }
+    }
+
     /// Where a clip of `owner` lives: one prefix per owner, so retention by total size and
     /// the orphan sweep list one owner at a time.
-    pub fn object_key(owner: Uuid, recording: Uuid) -> String {
-        format!("clips/{owner}/{recording}.mp4")
+    pub fn object_key(&self, owner: Uuid, recording: Uuid) -> String {
+        match self.prefix.as_str() {
+            "" => format!("clips/{owner}/{recording}.mp4"),
+            prefix => format!("{prefix}/clips/{owner}/{recording}.mp4"),
+        }
     }
 
     /// Starts uploading a clip to `key`.
     pub async fn begin(&self, key: &str) -> Result<ClipUpload, StoreError> {
-        let upload = self.objects.put_multipart(&Path::from(key)).await?;
+        let path = Path::from(key);
+        let upload = match self.signer {
+            // A bucket serves the clip itself (presigned URLs): it must say what it is.
+            Some(_) => {
+                let mut attributes = Attributes::new();
+                attributes.insert(Attribute::ContentType, CLIP_CONTENT_TYPE.into());
+                let opts = PutMultipartOptions {
+                    attributes,
+                    ..Default::default()
+                };
+                self.objects.put_multipart_opts(&path, opts).await?
+            }
+            // Local disk keeps no attributes; the server names the type when it serves.
+            None => self.objects.put_multipart(&path).await?,
+        };
+        // Local disk has no smallest part: small parts put a clip on disk as it is written,
+        // which is what crash recovery salvages.
+        let part = match self.root {
+            Some(_) => LOCAL_PART_SIZE,
+            None => PART_SIZE,
+        };
         Ok(ClipUpload {
-            writer: WriteMultipart::new_with_chunk_size(upload, PART_SIZE),
+            writer: WriteMultipart::new_with_chunk_size(upload, part),
             written: 0,
         })
+    }
+
+    /// The whole object at `key`, or `None` when there is none (crash recovery reads what a
+    /// clip became; clips are never read whole otherwise).
+    pub async fn read(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        match self.objects.get(&Path::from(key)).await {
+            Ok(result) => Ok(Some(result.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The size of the object at `key`, or `None` when there is none.
@@ -161,6 +308,12 @@ impl ClipUpload {
         Ok(())
     }
 
+    /// Waits until every part handed to storage is stored (the bytes still filling the next
+    /// part are not): what a crash at this moment would leave behind.
+    pub async fn settle(&mut self) -> Result<(), StoreError> {
+        Ok(self.writer.wait_for_capacity(0).await?)
+    }
+
     /// Bytes handed to the upload so far.
     pub fn written(&self) -> u64 {
         self.written
@@ -188,7 +341,7 @@ mod tests {
 
     /// A clip larger than two parts, written in fragment-sized pieces, arrives intact.
     async fn round_trip(store: &ClipStore) {
-        let key = ClipStore::object_key(Uuid::now_v7(), Uuid::now_v7());
+        let key = store.object_key(Uuid::now_v7(), Uuid::now_v7());
         let mut upload = store.begin(&key).await.unwrap();
         let mut expected = Vec::new();
         for i in 0..40 {
@@ -241,6 +394,7 @@ mod tests {
     fn the_secret_key_never_prints() {
         let config = S3Config {
             bucket: "clips".into(),
+            prefix: String::new(),
             endpoint: None,
             region: "us-east-1".into(),
             access_key_id: "AKIA".into(),

@@ -14,6 +14,8 @@ use securecam_media_relay::core::RelayEvent;
 use securecam_media_relay::driver::{self, RelayHandle, RelayTask};
 use securecam_media_relay::http::{self as media_http, MediaHttp};
 use securecam_media_relay::metrics as relay_metrics;
+use securecam_recorder::service::{self as recorder, RecorderReport, RecorderTask};
+use securecam_recorder::store::ClipStore;
 use securecam_signal::bus::Bus;
 use securecam_signal::commands;
 use securecam_signal::error::problem_for_bare_errors;
@@ -53,6 +55,8 @@ pub struct Application {
     signal: Option<AppState>,
     /// The media relay's task, and what keeps it registered and reports its events.
     relay: Option<RelayParts>,
+    /// The recorder's task and its reports (for signal in this process).
+    recorder: Option<(RecorderTask, mpsc::UnboundedReceiver<RecorderReport>)>,
 }
 
 struct RelayParts {
@@ -141,11 +145,44 @@ impl Application {
                 identity,
             });
         }
+        // Clips: written by the recorder, served and deleted by signal.
+        let clips = if components.contains(&Component::Signal)
+            || components.contains(&Component::Recorder)
+        {
+            let url = settings.storage_url();
+            Some(
+                ClipStore::from_url(&url, settings.storage.s3_options())
+                    .with_context(|| format!("opening clip storage {url}"))?,
+            )
+        } else {
+            None
+        };
+        let mut recorder_parts = None;
+        let mut recorder_handle = None;
+        if let (true, Some(clips)) = (components.contains(&Component::Recorder), &clips) {
+            if !components.contains(&Component::Signal) {
+                tracing::warn!(
+                    "the recorder runs without signal in this process: in this version it only \
+                     hears of cameras and events from a signal in the same process"
+                );
+            }
+            let (reports, reports_rx) = mpsc::unbounded_channel();
+            let (handle, task) = recorder::start(
+                db.clone(),
+                clips.clone(),
+                settings.recorder.config(),
+                reports,
+            );
+            recorder_handle = Some(handle);
+            recorder_parts = Some((task, reports_rx));
+        }
         let media = MediaConfig {
             signing_key: Arc::new(keys.media_signing.clone()),
             ice_urls: settings.turn.urls(),
             turn_secret: settings.turn.secret.clone(),
             relay: relay.as_ref().map(|parts| parts.handle.clone()),
+            recorder: recorder_handle,
+            clips,
         };
 
         let mut router = Router::new().merge(ops::router(
@@ -176,7 +213,10 @@ impl Application {
                 .merge(Scalar::with_url("/docs", openapi));
         }
         for component in &components {
-            if !matches!(component, Component::Signal | Component::Relay) {
+            if !matches!(
+                component,
+                Component::Signal | Component::Relay | Component::Recorder
+            ) {
                 tracing::debug!(component = %component, "component enabled; it has no work in this version yet");
             }
         }
@@ -202,6 +242,7 @@ impl Application {
             session_idle_timeout: settings.signal.session_idle_timeout,
             signal,
             relay,
+            recorder: recorder_parts,
         })
     }
 
@@ -271,6 +312,22 @@ impl Application {
                     let _ = stop.changed().await;
                 },
             )));
+        }
+
+        if let Some((task, mut reports)) = self.recorder.take() {
+            let mut stop = stop_rx.clone();
+            relay_tasks.push(tokio::spawn(task.run(async move {
+                let _ = stop.changed().await;
+            })));
+            let signal = self.signal.clone();
+            // Ends when the recorder's task does (it holds the sending side).
+            relay_tasks.push(tokio::spawn(async move {
+                while let Some(report) = reports.recv().await {
+                    if let Some(state) = &signal {
+                        securecam_signal::recording::on_report(state, report).await;
+                    }
+                }
+            }));
         }
 
         let names: Vec<&str> = self.components.iter().map(|c| c.name()).collect();

@@ -39,7 +39,89 @@ pub struct Settings {
     pub smtp: Option<SmtpConfig>,
     pub turn: TurnConfig,
     pub relay: RelaySettings,
+    pub recorder: RecorderSettings,
+    /// Credentials and endpoint for an `s3://` `storage_url`.
+    pub storage: StorageSettings,
     pub signal: SignalConfig,
+}
+
+/// The recorder: event clips and recordings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RecorderSettings {
+    /// Seconds of stream before an event that its clip shows (at least; at most 2 s more).
+    pub preroll_secs: u64,
+    /// Seconds a clip goes on after its event ended.
+    pub post_roll_secs: u64,
+    /// The longest event clip, in seconds.
+    pub max_clip_secs: u64,
+    /// The longest recording started by hand, in seconds.
+    pub max_recording_secs: u64,
+    /// Clips older than this many days are deleted.
+    pub retention_days: u64,
+    /// An owner's clips beyond this many bytes are deleted, oldest first; unset: no quota.
+    pub max_bytes_per_owner: Option<u64>,
+    /// Seconds between retention sweeps.
+    pub retention_interval_secs: u64,
+}
+
+impl Default for RecorderSettings {
+    fn default() -> Self {
+        RecorderSettings {
+            preroll_secs: 5,
+            post_roll_secs: 10,
+            max_clip_secs: 300,
+            max_recording_secs: 3600,
+            retention_days: 30,
+            max_bytes_per_owner: None,
+            retention_interval_secs: 600,
+        }
+    }
+}
+
+impl RecorderSettings {
+    pub fn config(&self) -> securecam_recorder::service::RecorderConfig {
+        use std::time::Duration;
+        let mut config = securecam_recorder::service::RecorderConfig::default();
+        let camera = &mut config.camera;
+        camera.preroll.length = Duration::from_secs(self.preroll_secs);
+        camera.event_clip.post_roll = Duration::from_secs(self.post_roll_secs);
+        camera.event_clip.max_length = Duration::from_secs(self.max_clip_secs.max(1));
+        camera.on_demand.max_length = Duration::from_secs(self.max_recording_secs.max(1));
+        config.retention.max_age = Duration::from_secs(self.retention_days.max(1) * 24 * 3600);
+        config.retention.max_bytes_per_owner = self.max_bytes_per_owner;
+        config.retention_interval = Duration::from_secs(self.retention_interval_secs.max(1));
+        config
+    }
+}
+
+/// For `storage_url = "s3://bucket/prefix"`: each falls back to its `AWS_*` variable.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct StorageSettings {
+    /// e.g. `http://127.0.0.1:9000` for MinIO; AWS when unset (`AWS_ENDPOINT_URL`).
+    pub s3_endpoint: Option<String>,
+    /// `AWS_REGION`; default `us-east-1`.
+    pub s3_region: Option<String>,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub s3_access_key_id: Option<String>,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub s3_secret_access_key: Option<SecretString>,
+}
+
+impl StorageSettings {
+    pub fn s3_options(&self) -> securecam_recorder::store::S3Options {
+        securecam_recorder::store::S3Options {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self
+                .s3_secret_access_key
+                .as_ref()
+                .map(|s| s.expose_secret().to_string()),
+        }
+        .or_env()
+    }
 }
 
 /// The media relay (the UDP port itself is `relay_udp_port`).
@@ -141,6 +223,8 @@ impl Default for Settings {
             smtp: None,
             turn: TurnConfig::default(),
             relay: RelaySettings::default(),
+            recorder: RecorderSettings::default(),
+            storage: StorageSettings::default(),
             signal: SignalConfig::default(),
         }
     }

@@ -117,6 +117,7 @@ pub async fn start(
         event: event.clone(),
     };
     to_camera_audience(state, camera.user_id, camera.id, true, &message).await;
+    crate::recording::event_started(state, &event).await;
     Ok(event)
 }
 
@@ -134,6 +135,7 @@ pub async fn end(
     }
     match state.db().end_event(camera.id, id, ended_at, at).await? {
         EndOutcome::Ended(event) => {
+            crate::recording::event_ended(state, &event);
             announce_update(state, &event).await;
             Ok(event)
         }

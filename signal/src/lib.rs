@@ -15,6 +15,8 @@ pub mod fanout;
 pub mod mail;
 pub mod media;
 pub mod pagination;
+pub mod playback;
+pub mod recording;
 pub mod relay_link;
 pub mod routes;
 pub mod state;

@@ -13,6 +13,8 @@ use secrecy::{ExposeSecret, SecretString};
 use securecam_media_relay::driver::RelayHandle;
 use securecam_media_relay::http::IceLink;
 use securecam_media_relay::token::{self, Direction, MediaClaims};
+use securecam_recorder::service::RecorderHandle;
+use securecam_recorder::store::ClipStore;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -32,6 +34,11 @@ pub struct MediaConfig {
     /// The relay running in this process, if any: told when sessions end so their viewer
     /// legs are cut at once.
     pub relay: Option<RelayHandle>,
+    /// The recorder running in this process, if any: told which cameras publish and which
+    /// clips to record.
+    pub recorder: Option<RecorderHandle>,
+    /// Where clips are stored: for playback, deletion and device uploads.
+    pub clips: Option<ClipStore>,
 }
 
 impl std::fmt::Debug for MediaConfig {
@@ -62,6 +69,8 @@ impl MediaConfig {
             ice_urls: Vec::new(),
             turn_secret: None,
             relay: None,
+            recorder: None,
+            clips: None,
         }
     }
 

@@ -9,6 +9,7 @@ use crate::bus::{Bus, BusMessage, Revocation};
 use crate::config::SignalConfig;
 use crate::mail::Mailer;
 use crate::media::MediaConfig;
+use crate::playback::PlaybackKey;
 use crate::ws::Hub;
 
 /// What every handler shares; cheap to clone.
@@ -27,6 +28,7 @@ struct Inner {
     hub: Arc<Hub>,
     bus: Bus,
     media: MediaConfig,
+    playback: PlaybackKey,
 }
 
 /// One limiter per rule of `config.rate_limits`.
@@ -71,6 +73,7 @@ impl AppState {
                 credentials,
                 hub: Arc::new(Hub::new(hub_capacity)),
                 bus,
+                playback: PlaybackKey::derive(&media.signing_key),
                 media,
             }),
         })
@@ -108,6 +111,11 @@ impl AppState {
                 .bus
                 .publish(BusMessage::CommandsPending { device });
         }
+    }
+
+    /// Signs and checks `playback_url` tokens.
+    pub fn playback(&self) -> &PlaybackKey {
+        &self.inner.playback
     }
 
     /// ICE servers and media tokens.

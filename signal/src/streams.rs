@@ -55,6 +55,56 @@ pub async fn open(
             "with a device token the requester is the calling device",
         ));
     }
+    let audit = NewAuditLog::new("stream.start")
+        .actor_device(Some(requester))
+        .ip(ip.clone())
+        .metadata(json!({"reason": reason}));
+    let sender = Sender {
+        user_id: caller.owner_id(),
+        device_id: Some(requester),
+        ip,
+    };
+    let session = open_session(
+        state,
+        caller.owner_id(),
+        camera,
+        Some(requester),
+        reason,
+        sender,
+        audit,
+    )
+    .await?;
+    // A session for a recording by hand is recorded until it ends.
+    crate::recording::session_opened(state, &session).await;
+    let at = now();
+    let stream = session
+        .media_session_id
+        .clone()
+        .unwrap_or_else(|| stream_name(camera));
+    let (ice_servers, _) = state.media().ice_servers(caller.owner_id(), at);
+    let subscribe_token =
+        state
+            .media()
+            .token(requester, &stream, Direction::Subscribe, session.id, at);
+    Ok(OpenedStream {
+        session,
+        subscribe_token,
+        ice_servers,
+    })
+}
+
+/// Opens a session of `camera` for `user`'s device `requester`, or for the recorder (no
+/// requester: the camera must be `user`'s), on the relay that carries the camera or the least
+/// loaded one; tells the camera to publish unless it already does.
+pub async fn open_session(
+    state: &AppState,
+    user: Uuid,
+    camera: Uuid,
+    requester: Option<Uuid>,
+    reason: StreamReason,
+    sender: Sender,
+    audit: NewAuditLog,
+) -> ApiResult<StreamSession> {
     let at = now();
     // The relay that carries the camera's stream now, else the least loaded one. Should the
     // camera publish already, the storage keeps the session on its relay whatever is picked.
@@ -69,7 +119,7 @@ pub async fn open(
     let stream = stream_name(camera);
     let publish_endpoint = format!("{base}/media/whip/{stream}");
     let new = NewStreamSession {
-        user_id: caller.owner_id(),
+        user_id: user,
         camera_device_id: camera,
         requester_device_id: requester,
         reason,
@@ -79,10 +129,6 @@ pub async fn open(
         subscribe_endpoint: format!("{base}/media/whep/{stream}"),
         relay_node_id: Some(relay.id),
     };
-    let audit = NewAuditLog::new("stream.start")
-        .actor_device(Some(requester))
-        .ip(ip.clone())
-        .metadata(json!({"reason": reason}));
     let (session, start_camera) = match state.db().create_stream_session(new, at, audit).await? {
         StreamOutcome::Created {
             session,
@@ -106,11 +152,6 @@ pub async fn open(
             "publish_token": state.media().token(camera, &stream, Direction::Publish, session.id, at),
             "ice_servers": camera_ice,
         });
-        let sender = Sender {
-            user_id: caller.owner_id(),
-            device_id: Some(requester),
-            ip,
-        };
         let timeout = state.config().stream_publish_timeout_secs;
         if let Err(err) =
             send_from_server(state, sender, camera, "start_stream", payload, timeout).await
@@ -119,16 +160,7 @@ pub async fn open(
             tracing::warn!(session_id = %session.id, error = %err, "could not send start_stream");
         }
     }
-    let (ice_servers, _) = state.media().ice_servers(caller.owner_id(), at);
-    let subscribe_token =
-        state
-            .media()
-            .token(requester, &stream, Direction::Subscribe, session.id, at);
-    Ok(OpenedStream {
-        session,
-        subscribe_token,
-        ice_servers,
-    })
+    Ok(session)
 }
 
 pub fn viewer(caller: &Caller) -> EventViewer {
@@ -144,6 +176,7 @@ pub fn viewer(caller: &Caller) -> EventViewer {
 pub fn announce(state: &AppState, sessions: &[StreamSession]) {
     for session in sessions {
         if matches!(session.status, StreamStatus::Ended | StreamStatus::Failed) {
+            crate::recording::session_ended(state, session);
             if let Some(relay) = &state.media().relay {
                 relay.end_session(session.id);
             }
@@ -254,9 +287,13 @@ pub async fn sweep_once(state: &AppState) {
 pub async fn on_relay_event(state: &AppState, event: RelayEvent) {
     let at = now();
     let changed = match &event {
-        RelayEvent::PublisherLive { device, .. } => state.db().camera_live(*device, at).await,
+        RelayEvent::PublisherLive { device, stream, .. } => {
+            crate::recording::camera_live(state, *device, stream).await;
+            state.db().camera_live(*device, at).await
+        }
         RelayEvent::StreamClosed { stream } => match camera_of(stream) {
             Some(camera) => {
+                crate::recording::camera_gone(state, camera);
                 state
                     .db()
                     .end_camera_sessions(camera, "camera_disconnected", at)

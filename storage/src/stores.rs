@@ -322,6 +322,16 @@ pub trait RecordingStore: Send + Sync {
         audit: NewAuditLog,
     ) -> StorageResult<Option<crate::Recording>>;
 
+    /// Clips retention removes, oldest first: every finished clip (`available` or `failed`)
+    /// made before `created_before`, and an owner's oldest `available` clips beyond
+    /// `max_bytes_per_owner` of them (the newest are kept).
+    async fn recordings_past_retention(
+        &self,
+        created_before: DateTime<Utc>,
+        max_bytes_per_owner: Option<i64>,
+        limit: u32,
+    ) -> StorageResult<Vec<crate::Recording>>;
+
     /// Clips left `recording` or `uploading` whose row has not moved since `stale_before`:
     /// their writer is gone (crash recovery finalizes or fails them). Oldest first.
     async fn abandoned_recordings(

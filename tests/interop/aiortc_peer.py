@@ -1,11 +1,17 @@
 """A WHIP publisher or WHEP viewer built on aiortc: a WebRTC stack this project did not write.
 
     aiortc_peer.py publish <whip url> <token> <seconds>
+    aiortc_peer.py publish-on-request <whip url> <token> <seconds>
     aiortc_peer.py watch <whep url> <token> <seconds>
 
 The publisher sends a moving test picture (encoded to H.264 by aiortc, through libx264) and a
 tone; the viewer decodes what it receives. Either prints one JSON line of what happened, and
 ends its session with DELETE.
+
+`publish-on-request` is a camera whose encoder makes keyframes only when the other side asks
+(PLI/FIR), as phone encoders do: libx264 gets an infinite keyframe interval and no scene-cut
+keyframes, and the bitrate stays fixed (aiortc restarts the encoder, with a keyframe, when
+REMB moves it).
 """
 
 import asyncio
@@ -61,6 +67,54 @@ class Tone(AudioStreamTrack):
         return tone
 
 
+def keyframes_only_on_request():
+    """Patches aiortc's H.264 encoder; returns a counter of the keyframes it was asked for."""
+    import av
+    from aiortc.codecs import h264
+
+    asked = {"keyframes": 0}
+
+    class Context:
+        """libx264's codec context, with our options merged into the ones aiortc sets."""
+
+        def __init__(self, inner):
+            object.__setattr__(self, "_inner", inner)
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
+        def __setattr__(self, name, value):
+            if name == "options":
+                value = dict(value, **{"x264-params": "keyint=infinite:min-keyint=1:scenecut=0"})
+            setattr(self._inner, name, value)
+
+    class Av:
+        def __getattr__(self, name):
+            return getattr(av, name)
+
+    class CodecContext:
+        @staticmethod
+        def create(*args, **kwargs):
+            return Context(av.CodecContext.create(*args, **kwargs))
+
+    proxy = Av()
+    proxy.CodecContext = CodecContext
+    h264.av = proxy
+
+    encode = h264.H264Encoder._encode_frame
+
+    def counting(self, frame, force_keyframe):
+        if force_keyframe:
+            asked["keyframes"] += 1
+        return encode(self, frame, force_keyframe)
+
+    h264.H264Encoder._encode_frame = counting
+    h264.H264Encoder.target_bitrate = property(
+        lambda self: 1_000_000, lambda self, value: None
+    )
+    return asked
+
+
 def prefer_h264(transceiver):
     codecs = RTCRtpSender.getCapabilities("video").codecs
     transceiver.setCodecPreferences([c for c in codecs if c.mimeType in ("video/H264", "video/rtx")])
@@ -77,6 +131,9 @@ def http(method, url, token=None, body=None, content_type=None):
 
 
 async def run(mode, url, token, seconds):
+    asked = keyframes_only_on_request() if mode == "publish-on-request" else None
+    if asked is not None:
+        mode = "publish"
     pc = RTCPeerConnection()
     result = {"mode": mode, "connected": False}
     received = {"video_frames": 0, "audio_frames": 0, "width": 0, "height": 0}
@@ -118,6 +175,8 @@ async def run(mode, url, token, seconds):
         await asyncio.sleep(0.1)
     if mode == "publish":
         result["frames_sent"] = picture.frames
+    if asked is not None:
+        result["keyframes_asked"] = asked["keyframes"]
     result.update(received)
     location = urllib.parse.urljoin(url, headers.get("Location") or headers.get("location"))
     result["delete_status"] = (await asyncio.get_running_loop().run_in_executor(

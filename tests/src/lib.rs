@@ -14,7 +14,9 @@ use securecam_storage_postgres::testing::TestDatabase;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+pub mod aiortc;
 pub mod media;
+pub mod probe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -316,6 +318,15 @@ impl TestApp {
     }
 
     /// The URL the server puts in links and endpoints.
+    /// The server's clip storage, as it configured it.
+    pub fn clip_store(&self) -> securecam_recorder::store::ClipStore {
+        securecam_recorder::store::ClipStore::from_url(
+            &self.settings.storage_url(),
+            self.settings.storage.s3_options(),
+        )
+        .expect("the server's clip storage")
+    }
+
     pub fn settings_public_url(&self) -> String {
         self.settings
             .public_url

@@ -148,3 +148,15 @@ pub fn media_token(app: &TestApp, device: Uuid, stream: &str, dir: Direction) ->
 
 /// Media flows within this time or the test fails.
 pub const MEDIA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A playback token for `recording` and `user`, signed with the deployment's key as if issued
+/// `age` from now (a negative age past 15 minutes makes an expired one).
+pub fn playback_token(app: &TestApp, recording: Uuid, user: Uuid, age: chrono::Duration) -> String {
+    let keys = securecam::keys::load_or_create(&app.settings.data_dir).expect("keys");
+    let key = securecam_signal::playback::PlaybackKey::derive(&keys.media_signing);
+    let viewer = securecam_storage::EventViewer {
+        user_id: user,
+        device_id: None,
+    };
+    key.sign(recording, viewer, chrono::Utc::now() + age)
+}

@@ -10,11 +10,18 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use reqwest::StatusCode;
+use securecam::{Component, Settings};
 use securecam_media_relay::client;
 use securecam_tests::media::{
     household, open_session, session_status, wait_for_status, MEDIA_TIMEOUT,
 };
-use securecam_tests::{both_backends, spawn_app_with, ws_next_of_type, Backend, TestApp};
+use securecam_tests::{both_backends, spawn_components, ws_next_of_type, Backend, TestApp};
+
+/// Signal and the relay, without the recorder: it watches every camera that publishes with a
+/// viewer leg of its own, and these tests count the relay's legs and viewers exactly.
+async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_components(backend, &[Component::Signal, Component::Relay], configure).await
+}
 
 both_backends!(
     two_viewers_watch_one_camera_until_it_leaves,

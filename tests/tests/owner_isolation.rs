@@ -82,6 +82,39 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
+    // A clip of Alice's camera, as the recorder leaves one.
+    let alice_recording = securecam_storage::new_id();
+    let alice_id = uuid::Uuid::parse_str(&alice.id).unwrap();
+    app.db
+        .create_recording(
+            securecam_storage::NewRecording {
+                id: alice_recording,
+                owner_user_id: alice_id,
+                stream_session_id: None,
+                camera_device_id: Some(uuid::Uuid::parse_str(&alice_camera.id).unwrap()),
+                requester_device_id: None,
+                event_id: Some(uuid::Uuid::parse_str(&alice_event).unwrap()),
+                object_key: format!("clips/{alice_id}/{alice_recording}.mp4"),
+                bucket: "local".into(),
+                content_type: "video/mp4".into(),
+                source: securecam_storage::RecordingSource::Recorder,
+            },
+            securecam_storage::now(),
+        )
+        .await
+        .unwrap();
+    app.db
+        .finish_recording(
+            alice_recording,
+            securecam_storage::RecordingResult::Available {
+                duration_seconds: 10.0,
+                size_bytes: 1000,
+            },
+            securecam_storage::now(),
+        )
+        .await
+        .unwrap();
+    let alice_recording = alice_recording.to_string();
     let unknown = uuid::Uuid::now_v7().to_string();
 
     // Every endpoint with an id in its path, taken from the served OpenAPI document so that
@@ -100,6 +133,8 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
             alice_event.clone()
         } else if path.starts_with("/api/v1/stream-sessions/{id}") {
             alice_stream.clone()
+        } else if path.starts_with("/api/v1/recordings/{id}") {
+            alice_recording.clone()
         } else {
             panic!("{path}: which of Alice's resources does its id name? Add it to this test.")
         }
@@ -183,6 +218,25 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
     )
     .await;
     assert_eq!(stream["status"], "requested", "Bob's DELETE ended nothing");
+    let recording = expect_json(
+        app.get(
+            &format!("/api/v1/recordings/{alice_recording}"),
+            Some(&alice.token),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        recording["status"], "available",
+        "Bob's DELETE deleted nothing"
+    );
+    let bob_recordings = expect_json(
+        app.get("/api/v1/recordings", Some(&bob.token)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(bob_recordings["items"], json!([]));
     expect_json(
         app.get("/api/v1/auth/session", Some(&alice.token)).await,
         StatusCode::OK,

@@ -8,19 +8,12 @@ use std::process::Command;
 
 use securecam_recorder::h264::{self, AccessUnit, NAL_AUD};
 
-pub const FPS: u32 = 30;
+// The ffprobe/ffmpeg checks are shared with the end-to-end tests (one file, no extra crate).
+#[path = "../../../tests/src/probe.rs"]
+mod probe;
+pub use probe::*;
 
-pub fn run(command: &mut Command) -> Vec<u8> {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?} did not start (install ffmpeg): {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
+pub const FPS: u32 = 30;
 
 /// `seconds` of 320×240 constrained-baseline H.264 from x264 at 30 fps, a keyframe every `gop`
 /// frames, as access units (x264 puts a delimiter before each).
@@ -92,29 +85,4 @@ pub fn x264_access_units_keyed(dir: &Path, seconds: u32, keys: &[&str]) -> Vec<A
     cuts.windows(2)
         .map(|w| h264::access_unit(&stream[w[0]..w[1]]).unwrap())
         .collect()
-}
-
-pub fn ffprobe_json(path: &Path, args: &[&str]) -> serde_json::Value {
-    let mut command = Command::new("ffprobe");
-    command
-        .args(["-v", "error", "-of", "json"])
-        .args(args)
-        .arg(path);
-    serde_json::from_slice(&run(&mut command)).unwrap()
-}
-
-/// ffmpeg decodes the whole file and has nothing to complain about.
-pub fn assert_decodes_cleanly(path: &Path) {
-    let output = Command::new("ffmpeg")
-        .args(["-v", "error", "-xerror", "-i"])
-        .arg(path)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success() && output.stderr.is_empty(),
-        "ffmpeg could not decode {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }

@@ -53,8 +53,12 @@ impl UserCaller {
 }
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts
-        .headers
+    bearer_token(&parts.headers)
+}
+
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
         .get(AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token>"))?;
     let text = value

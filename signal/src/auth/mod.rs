@@ -7,4 +7,4 @@ pub mod password;
 pub mod rate_limit;
 pub mod tokens;
 
-pub use caller::{Caller, UserCaller};
+pub use caller::{authenticate, bearer_token, Caller, UserCaller};

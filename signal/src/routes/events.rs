@@ -5,9 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use securecam_storage::{
-    now, Event, EventFilter, EventStatus, EventViewer, Page, Recording, Trigger,
-};
+use securecam_storage::{now, Event, EventFilter, EventStatus, EventViewer, Page, Trigger};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -46,7 +44,7 @@ pub struct EventCreated {
 pub struct EventWithRecordings {
     #[serde(flatten)]
     pub event: Event,
-    pub recordings: Vec<Recording>,
+    pub recordings: Vec<crate::routes::recordings::RecordingView>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -169,7 +167,14 @@ pub async fn get(
         .get_event(viewer(&caller), id)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
-    let recordings = state.db().event_recordings(event.id).await?;
+    let who = viewer(&caller);
+    let recordings = state
+        .db()
+        .event_recordings(event.id)
+        .await?
+        .into_iter()
+        .map(|r| crate::routes::recordings::RecordingView::for_viewer(&state, r, Some(who)))
+        .collect();
     Ok(Json(EventWithRecordings { event, recordings }))
 }
 

@@ -9,6 +9,7 @@ pub mod links;
 pub mod notifications;
 pub mod ops;
 pub mod pairing;
+pub mod recordings;
 pub mod streams;
 pub mod ws;
 
@@ -46,6 +47,7 @@ use crate::state::AppState;
         (name = "notifications", description = "Push and webhook deliveries"),
         (name = "events", description = "What cameras saw or heard"),
         (name = "streams", description = "Live view sessions and ICE servers"),
+        (name = "recordings", description = "Clips: event clips and recordings, playback"),
     )
 )]
 struct ApiDoc;
@@ -102,6 +104,9 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
         .routes(routes!(events::get))
         .routes(routes!(events::end))
         .routes(routes!(events::acknowledge))
+        .routes(routes!(recordings::list))
+        .routes(routes!(recordings::get, recordings::delete))
+        .routes(routes!(recordings::media))
         .routes(routes!(notifications::list_deliveries))
         .routes(routes!(streams::create))
         .routes(routes!(streams::get, streams::end))

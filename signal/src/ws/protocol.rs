@@ -124,6 +124,11 @@ pub enum ServerMessage {
     /// A stream session this device requested changed status.
     #[serde(rename = "stream.updated")]
     StreamUpdated { stream_session: StreamSession },
+    /// A clip of the owner's camera, or of one linked to this device, can be played.
+    #[serde(rename = "recording.available")]
+    RecordingAvailable {
+        recording: crate::routes::recordings::RecordingView,
+    },
     #[serde(rename = "error")]
     Error {
         code: &'static str,

@@ -277,4 +277,62 @@ pub async fn recordings(db: &dyn Database) {
         None,
         "a deleted clip never comes back"
     );
+
+    // Retention: finished clips past their age go, and an owner's oldest clips beyond the
+    // size quota; clips still being written never do.
+    let cy = new_user(db, "cy@recordings.test").await;
+    let cy_cam = db
+        .create_device(camera(cy, "yard"), "rec-cy-cam", audit())
+        .await
+        .unwrap();
+    let mut kept = Vec::new();
+    for (n, size) in [100, 200, 300].into_iter().enumerate() {
+        let made = t0 + Duration::seconds(n as i64 * 10);
+        let row = db
+            .create_recording(clip(cy, cy_cam.id, None), made)
+            .await
+            .unwrap();
+        let result = RecordingResult::Available {
+            duration_seconds: 10.0,
+            size_bytes: size,
+        };
+        db.finish_recording(row.id, result, made).await.unwrap();
+        kept.push(row.id);
+    }
+    let broken = db
+        .create_recording(clip(cy, cy_cam.id, None), t0)
+        .await
+        .unwrap();
+    let failure = RecordingResult::Failed {
+        error: "camera sent no video".into(),
+    };
+    db.finish_recording(broken.id, failure, t0).await.unwrap();
+    let writing = db
+        .create_recording(clip(cy, cy_cam.id, None), t0)
+        .await
+        .unwrap();
+    let past = |before, quota| async move {
+        let rows = db
+            .recordings_past_retention(before, quota, 100)
+            .await
+            .unwrap();
+        let mut ids: Vec<Uuid> = rows
+            .into_iter()
+            .filter(|r| r.owner_user_id == cy)
+            .map(|r| r.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let long_ago = t0 - Duration::days(1);
+    assert!(past(long_ago, None).await.is_empty());
+    assert_eq!(past(long_ago, Some(600)).await, Vec::<Uuid>::new());
+    assert_eq!(past(long_ago, Some(599)).await, vec![kept[0]]);
+    assert_eq!(past(long_ago, Some(300)).await, vec![kept[0], kept[1]]);
+    let mut aged = vec![kept[0], kept[1], broken.id];
+    aged.sort();
+    assert_eq!(past(t0 + Duration::seconds(15), None).await, aged);
+    assert!(!past(t0 + Duration::days(1), Some(0))
+        .await
+        .contains(&writing.id));
 }

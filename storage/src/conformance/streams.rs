@@ -15,7 +15,7 @@ pub(super) fn session(user: Uuid, camera: Uuid, requester: Uuid) -> NewStreamSes
     NewStreamSession {
         user_id: user,
         camera_device_id: camera,
-        requester_device_id: requester,
+        requester_device_id: Some(requester),
         reason: StreamReason::LiveView,
         media_provider: "securecam-relay".into(),
         media_session_id: format!("cam-{}", camera.simple()),
@@ -93,6 +93,22 @@ pub async fn streams(db: &dyn Database) {
         open(db, session(ada, ada_tablet.id, ada_phone.id)).await,
         StreamOutcome::NotACamera
     );
+    // The recorder's sessions have no requester: only the camera's owner gets one.
+    let recorder = |user: Uuid| NewStreamSession {
+        requester_device_id: None,
+        reason: StreamReason::Recording,
+        ..session(user, yard.id, ada_phone.id)
+    };
+    assert_eq!(open(db, recorder(bob)).await, StreamOutcome::NotFound);
+    let (recording, start) = opened(db, recorder(ada)).await;
+    assert!(start);
+    assert_eq!(recording.requester_device_id, None);
+    assert_eq!(recording.reason, StreamReason::Recording);
+    assert!(db
+        .close_stream_session(recording.id, "recording_finished", now())
+        .await
+        .unwrap()
+        .is_some());
 
     // The first session asks the camera to publish; the second joins it.
     let (first, start) = opened(db, session(ada, cam.id, ada_phone.id)).await;

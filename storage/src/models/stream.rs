@@ -51,7 +51,9 @@ pub struct NewStreamSession {
     /// The requesting user (or the requesting device's owner).
     pub user_id: Uuid,
     pub camera_device_id: Uuid,
-    pub requester_device_id: Uuid,
+    /// The device that asked; `None` for the recorder's own sessions (event clips), which
+    /// need only the camera to belong to `user_id`.
+    pub requester_device_id: Option<Uuid>,
     pub reason: StreamReason,
     pub media_provider: String,
     /// The camera's relay stream and its endpoints.

@@ -236,6 +236,35 @@ macro_rules! impl_recording_store {
                 Ok(Some(found))
             }
 
+            async fn recordings_past_retention(
+                &self,
+                created_before: chrono::DateTime<chrono::Utc>,
+                max_bytes_per_owner: Option<i64>,
+                limit: u32,
+            ) -> $crate::StorageResult<Vec<$crate::Recording>> {
+                use $crate::shared_sql::recordings::*;
+                // Per owner, newest first, the bytes of the clips kept so far: a clip whose
+                // running total passes the quota goes (and so do all older ones).
+                let sql = format!(
+                    "SELECT {RECORDING_COLUMNS} FROM recordings WHERE id IN ( \
+                       SELECT id FROM recordings \
+                       WHERE status IN ('available', 'failed') AND created_at < $1 \
+                       UNION \
+                       SELECT id FROM ( \
+                         SELECT id, SUM(COALESCE(size_bytes, 0)) OVER ( \
+                           PARTITION BY owner_user_id ORDER BY created_at DESC, id DESC) AS kept \
+                         FROM recordings WHERE status = 'available' \
+                       ) AS running WHERE $2 IS NOT NULL AND kept > $2) \
+                     ORDER BY created_at, id LIMIT $3"
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(created_before)
+                    .bind(max_bytes_per_owner)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             async fn abandoned_recordings(
                 &self,
                 stale_before: chrono::DateTime<chrono::Utc>,

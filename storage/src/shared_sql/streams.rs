@@ -29,12 +29,14 @@ pub fn visible_to(user: &str, device: &str) -> String {
     )
 }
 
-/// The camera (`$1`), when the requester (`$2`, a device of user `$3`) may watch it: returns
-/// the camera's owner and whether it is a camera.
+/// The camera (`$1`), when the requester (`$2`, a device of user `$3`) may watch it, or with
+/// no requester (the recorder's sessions) when it is user `$3`'s: returns the camera's owner
+/// and whether it is a camera.
 pub const WATCHABLE_SQL: &str = "SELECT d.user_id, d.is_camera FROM devices d \
-     WHERE d.id = $1 AND EXISTS (SELECT 1 FROM devices r WHERE r.id = $2 AND r.user_id = $3) \
+     WHERE d.id = $1 AND (($2 IS NULL AND d.user_id = $3) \
+     OR (EXISTS (SELECT 1 FROM devices r WHERE r.id = $2 AND r.user_id = $3) \
      AND (d.user_id = $3 OR EXISTS (SELECT 1 FROM device_links l WHERE l.camera_device_id = d.id \
-          AND l.client_device_id = $2 AND l.status = 'active'))";
+          AND l.client_device_id = $2 AND l.status = 'active'))))";
 
 /// An open session whose requester is gone, or is neither the camera's owner's device nor
 /// linked to the camera. Sessions with no requester (the recorder's) are left alone unless

@@ -1,0 +1,645 @@
+//! The recorder as a running service: the thin async driver around [`CameraRecorder`].
+//!
+//! - One task per camera owns its WHEP [`Subscription`] and its [`CameraRecorder`], feeds
+//!   frames in, sends keyframe requests out, and hands each clip's bytes to that clip's task.
+//! - One task per clip keeps its row (`recording` → `uploading` → `available` | `failed`) and
+//!   uploads its bytes as they come (multipart: never the whole clip in memory). Its queue is
+//!   bounded: a clip whose storage cannot keep up fails instead of growing without end.
+//! - The service task takes [`RecorderInput`]s (from signal, in this process or through the
+//!   bus) and reports finished clips as [`RecorderReport`]s.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use securecam_storage::{now, Database, NewRecording, Recording, RecordingResult, RecordingSource};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use crate::camera::{CameraConfig, CameraRecorder, ClipKind, Output};
+use crate::clip::ClipEnd;
+use crate::retention::RetentionConfig;
+use crate::store::{ClipStore, ClipUpload, CLIP_CONTENT_TYPE};
+use crate::subscriber::Subscription;
+
+const INPUT_QUEUE: usize = 1024;
+const CAMERA_QUEUE: usize = 256;
+/// Pieces of a clip waiting for storage (a fragment is about a second of video).
+const CLIP_QUEUE: usize = 64;
+/// How often a camera task looks at its clips when no packet wakes it.
+const TICK: Duration = Duration::from_millis(250);
+/// How often clips abandoned by a crashed recorder are looked for (and once at start).
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(60);
+/// How long shutdown waits for clips to reach storage.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy)]
+pub struct RecorderConfig {
+    pub camera: CameraConfig,
+    pub retention: RetentionConfig,
+    /// How often retention sweeps (and once at start).
+    pub retention_interval: Duration,
+    /// How often a clip being written refreshes its row (crash recovery's sign of life).
+    pub progress_interval: Duration,
+}
+
+impl Default for RecorderConfig {
+    fn default() -> Self {
+        RecorderConfig {
+            camera: CameraConfig::default(),
+            retention: RetentionConfig::default(),
+            retention_interval: Duration::from_secs(600),
+            progress_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A clip to record. Its row is stored (status `recording`) by whoever asks, before asking,
+/// so the clip shows at once and a clip the recorder never gets is recovered as failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipRequest {
+    pub recording_id: Uuid,
+    pub object_key: String,
+    pub camera: Uuid,
+    pub owner: Uuid,
+    pub event: bool,
+    pub event_id: Option<Uuid>,
+    /// The stream session that keeps the camera publishing for this clip.
+    pub session_id: Option<Uuid>,
+    pub requester_device_id: Option<Uuid>,
+}
+
+impl ClipRequest {
+    /// A request for a new clip of `camera`, its object named by `store`.
+    pub fn new(store: &ClipStore, camera: Uuid, owner: Uuid) -> Self {
+        let recording_id = securecam_storage::new_id();
+        ClipRequest {
+            recording_id,
+            object_key: store.object_key(owner, recording_id),
+            camera,
+            owner,
+            event: false,
+            event_id: None,
+            session_id: None,
+            requester_device_id: None,
+        }
+    }
+
+    /// The clip's row.
+    pub fn new_recording(&self, store: &ClipStore) -> NewRecording {
+        NewRecording {
+            id: self.recording_id,
+            owner_user_id: self.owner,
+            stream_session_id: self.session_id,
+            camera_device_id: Some(self.camera),
+            requester_device_id: self.requester_device_id,
+            event_id: self.event_id,
+            object_key: self.object_key.clone(),
+            bucket: store.bucket().to_string(),
+            content_type: CLIP_CONTENT_TYPE.to_string(),
+            source: RecordingSource::Recorder,
+        }
+    }
+}
+
+/// What the recorder is told.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum RecorderInput {
+    /// The camera publishes: watch it (for the pre-roll, and for clips waiting for it).
+    CameraLive {
+        camera: Uuid,
+        endpoint: String,
+        token: String,
+    },
+    /// The camera's stream is closed.
+    CameraGone {
+        camera: Uuid,
+    },
+    StartClip(ClipRequest),
+    /// An event ended: its clip stops a post-roll later.
+    EndEvent {
+        event: Uuid,
+    },
+    /// The stream session of an on-demand recording ended: its clip stops now.
+    StopSession {
+        session: Uuid,
+    },
+}
+
+impl std::fmt::Debug for RecorderInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecorderInput::CameraLive {
+                camera, endpoint, ..
+            } => f
+                .debug_struct("CameraLive")
+                .field("camera", camera)
+                .field("endpoint", endpoint)
+                .field("token", &"[REDACTED]")
+                .finish(),
+            RecorderInput::CameraGone { camera } => f
+                .debug_struct("CameraGone")
+                .field("camera", camera)
+                .finish(),
+            RecorderInput::StartClip(request) => f.debug_tuple("StartClip").field(request).finish(),
+            RecorderInput::EndEvent { event } => {
+                f.debug_struct("EndEvent").field("event", event).finish()
+            }
+            RecorderInput::StopSession { session } => f
+                .debug_struct("StopSession")
+                .field("session", session)
+                .finish(),
+        }
+    }
+}
+
+/// What the recorder tells signal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecorderReport {
+    /// A clip ended: `available` or `failed`. Its stream session, if any, is no longer needed.
+    Finished { recording: Recording },
+}
+
+/// How the rest of the process talks to the recorder.
+#[derive(Clone)]
+pub struct RecorderHandle {
+    inputs: mpsc::Sender<RecorderInput>,
+}
+
+impl RecorderHandle {
+    /// Queues an input; a full queue drops it with a warning (requests never wait on it).
+    pub fn send(&self, input: RecorderInput) {
+        if let Err(err) = self.inputs.try_send(input) {
+            tracing::warn!(error = %err, "recorder queue full or closed: input dropped");
+        }
+    }
+}
+
+/// The recorder's task, to be run with [`RecorderTask::run`].
+pub struct RecorderTask {
+    service: Service,
+    inputs: mpsc::Receiver<RecorderInput>,
+}
+
+/// Everything clip and camera tasks share.
+#[derive(Clone)]
+struct Shared {
+    db: Arc<dyn Database>,
+    store: ClipStore,
+    config: RecorderConfig,
+    http: reqwest::Client,
+    reports: mpsc::UnboundedSender<RecorderReport>,
+}
+
+pub fn start(
+    db: Arc<dyn Database>,
+    store: ClipStore,
+    config: RecorderConfig,
+    reports: mpsc::UnboundedSender<RecorderReport>,
+) -> (RecorderHandle, RecorderTask) {
+    let (tx, rx) = mpsc::channel(INPUT_QUEUE);
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let shared = Shared {
+        db,
+        store,
+        config,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("a plain HTTP client builds"),
+        reports,
+    };
+    let service = Service {
+        shared,
+        cameras: HashMap::new(),
+        clips: HashMap::new(),
+        tasks: JoinSet::new(),
+        done_tx,
+        done_rx,
+    };
+    (
+        RecorderHandle { inputs: tx },
+        RecorderTask {
+            service,
+            inputs: rx,
+        },
+    )
+}
+
+impl RecorderTask {
+    /// Runs until `shutdown` resolves; then closes every clip (started ones become
+    /// `available` with what they have) and waits a while for their uploads.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut recovery = tokio::time::interval(RECOVERY_INTERVAL);
+        recovery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut retention = tokio::time::interval(self.service.shared.config.retention_interval);
+        retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = recovery.tick() => recover_abandoned(&self.service.shared).await,
+                _ = retention.tick() => {
+                    let shared = &self.service.shared;
+                    let report = crate::retention::sweep(
+                        shared.db.as_ref(),
+                        &shared.store,
+                        &shared.config.retention,
+                        now(),
+                    )
+                    .await;
+                    if report != Default::default() {
+                        tracing::info!(?report, "retention sweep");
+                    }
+                }
+                input = self.inputs.recv() => match input {
+                    Some(input) => self.service.handle(input).await,
+                    None => break,
+                },
+                Some(done) = self.service.done_rx.recv() => {
+                    self.service.clips.remove(&done);
+                }
+            }
+        }
+        self.service.cameras.clear();
+        let drain = async { while self.service.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            tracing::warn!("recorder: clips still uploading at shutdown were cut off");
+        }
+    }
+}
+
+struct ClipEntry {
+    camera: Uuid,
+    event_id: Option<Uuid>,
+    session_id: Option<Uuid>,
+}
+
+struct Service {
+    shared: Shared,
+    cameras: HashMap<Uuid, mpsc::Sender<CameraMsg>>,
+    clips: HashMap<Uuid, ClipEntry>,
+    tasks: JoinSet<()>,
+    done_tx: mpsc::UnboundedSender<Uuid>,
+    done_rx: mpsc::UnboundedReceiver<Uuid>,
+}
+
+impl Service {
+    async fn handle(&mut self, input: RecorderInput) {
+        match input {
+            RecorderInput::CameraLive {
+                camera,
+                endpoint,
+                token,
+            } => self.send_to_camera(camera, CameraMsg::Subscribe { endpoint, token }),
+            RecorderInput::CameraGone { camera } => {
+                if self.cameras.contains_key(&camera) {
+                    self.send_to_camera(camera, CameraMsg::StreamGone);
+                }
+            }
+            RecorderInput::StartClip(request) => self.start_clip(request),
+            RecorderInput::EndEvent { event } => {
+                let clips: Vec<(Uuid, Uuid)> = self
+                    .clips
+                    .iter()
+                    .filter(|(_, c)| c.event_id == Some(event))
+                    .map(|(id, c)| (*id, c.camera))
+                    .collect();
+                for (clip, camera) in clips {
+                    self.send_to_camera(camera, CameraMsg::EndEvent { clip });
+                }
+            }
+            RecorderInput::StopSession { session } => {
+                let clips: Vec<(Uuid, Uuid)> = self
+                    .clips
+                    .iter()
+                    .filter(|(_, c)| c.session_id == Some(session) && c.event_id.is_none())
+                    .map(|(id, c)| (*id, c.camera))
+                    .collect();
+                for (clip, camera) in clips {
+                    self.send_to_camera(camera, CameraMsg::Stop { clip });
+                }
+            }
+        }
+    }
+
+    fn start_clip(&mut self, request: ClipRequest) {
+        let id = request.recording_id;
+        if self.clips.contains_key(&id) {
+            return;
+        }
+        let (sink, rx) = mpsc::channel(CLIP_QUEUE);
+        let shared = self.shared.clone();
+        let done = self.done_tx.clone();
+        let key = request.object_key.clone();
+        self.tasks.spawn(async move {
+            clip_task(shared, id, key, rx).await;
+            let _ = done.send(id);
+        });
+        self.clips.insert(
+            id,
+            ClipEntry {
+                camera: request.camera,
+                event_id: request.event_id,
+                session_id: request.session_id,
+            },
+        );
+        let kind = if request.event {
+            ClipKind::Event
+        } else {
+            ClipKind::OnDemand
+        };
+        self.send_to_camera(
+            request.camera,
+            CameraMsg::Start {
+                clip: id,
+                kind,
+                sink,
+            },
+        );
+    }
+
+    /// Sends to the camera's task, starting it if needed.
+    fn send_to_camera(&mut self, camera: Uuid, msg: CameraMsg) {
+        let sender = self.cameras.entry(camera).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(CAMERA_QUEUE);
+            let shared = self.shared.clone();
+            self.tasks.spawn(camera_task(shared, camera, rx));
+            tx
+        });
+        if let Err(err) = sender.try_send(msg) {
+            tracing::warn!(camera_id = %camera, error = %err, "camera task queue full: message dropped");
+        }
+    }
+}
+
+enum CameraMsg {
+    Subscribe {
+        endpoint: String,
+        token: String,
+    },
+    StreamGone,
+    Start {
+        clip: Uuid,
+        kind: ClipKind,
+        sink: mpsc::Sender<ClipMsg>,
+    },
+    EndEvent {
+        clip: Uuid,
+    },
+    Stop {
+        clip: Uuid,
+    },
+}
+
+enum ClipMsg {
+    Bytes(Bytes),
+    Ended { end: ClipEnd, duration: Duration },
+    NeverStarted,
+    Failed(String),
+}
+
+/// One camera: its subscription, its recorder core, its clips' queues. Lives until the
+/// service drops its queue (shutdown).
+async fn camera_task(shared: Shared, camera: Uuid, mut inbox: mpsc::Receiver<CameraMsg>) {
+    let mut core = CameraRecorder::new(shared.config.camera);
+    let mut sub: Option<Subscription> = None;
+    let mut sinks: HashMap<Uuid, mpsc::Sender<ClipMsg>> = HashMap::new();
+    let mut buf = vec![0u8; 2000];
+    let mut next_timeout: Option<Instant> = None;
+    loop {
+        let wake = next_timeout
+            .map_or(Instant::now() + TICK, |t| t.min(Instant::now() + TICK))
+            .max(Instant::now());
+        let receiving = sub.is_some();
+        tokio::select! {
+            msg = inbox.recv() => match msg {
+                None => break,
+                Some(CameraMsg::Subscribe { endpoint, token }) => {
+                    if sub.as_ref().is_some_and(|s| !s.is_dead()) {
+                        // Already watching (a reconnecting camera keeps its viewer legs).
+                        continue;
+                    }
+                    match Subscription::connect(&shared.http, &endpoint, &token).await {
+                        Ok(new) => sub = Some(new),
+                        Err(err) => tracing::warn!(camera_id = %camera, error = %err, "recorder could not watch the camera"),
+                    }
+                }
+                Some(CameraMsg::StreamGone) => {
+                    if let Some(old) = sub.take() {
+                        old.close(&shared.http).await;
+                    }
+                    core.stream_ended();
+                }
+                Some(CameraMsg::Start { clip, kind, sink }) => {
+                    sinks.insert(clip, sink);
+                    core.start_clip(clip, kind, Instant::now());
+                }
+                Some(CameraMsg::EndEvent { clip }) => core.end_event(clip, Instant::now()),
+                Some(CameraMsg::Stop { clip }) => core.stop_clip(clip, Instant::now()),
+            },
+            received = recv(sub.as_ref(), &mut buf), if receiving => {
+                if let (Ok((n, from)), Some(s)) = (received, sub.as_mut()) {
+                    s.datagram(&buf[..n], from, Instant::now());
+                }
+            }
+            _ = tokio::time::sleep_until(wake.into()) => {
+                if let Some(s) = sub.as_mut() {
+                    s.timeout(Instant::now());
+                }
+            }
+        }
+        next_timeout = None;
+        if let Some(s) = sub.as_mut() {
+            next_timeout = s.drain(|media| core.push(media));
+            if s.is_dead() {
+                tracing::debug!(camera_id = %camera, "recorder's view of the camera ended");
+                sub = None;
+                core.stream_ended();
+            } else if core.wants_keyframe() {
+                s.request_keyframe();
+                next_timeout = s.drain(|media| core.push(media));
+            }
+        }
+        core.tick(Instant::now());
+        dispatch(&mut core, &mut sinks, camera);
+    }
+    core.close_all();
+    dispatch(&mut core, &mut sinks, camera);
+    if let Some(s) = sub.take() {
+        s.close(&shared.http).await;
+    }
+}
+
+async fn recv(
+    sub: Option<&Subscription>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, std::net::SocketAddr)> {
+    match sub {
+        Some(sub) => sub.recv(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Hands the core's outputs to the clips' tasks. A clip whose queue is full is cut off (its
+/// task sees the queue close and fails it): storage that cannot keep up must not make the
+/// recorder hold the stream in memory.
+fn dispatch(
+    core: &mut CameraRecorder,
+    sinks: &mut HashMap<Uuid, mpsc::Sender<ClipMsg>>,
+    camera: Uuid,
+) {
+    while let Some(output) = core.poll_output() {
+        let (clip, msg, last) = match output {
+            Output::Bytes { clip, bytes } => (clip, ClipMsg::Bytes(bytes), false),
+            Output::Ended {
+                clip,
+                end,
+                duration,
+            } => (clip, ClipMsg::Ended { end, duration }, true),
+            Output::NeverStarted { clip } => (clip, ClipMsg::NeverStarted, true),
+            Output::Failed { clip, error } => (clip, ClipMsg::Failed(error), true),
+        };
+        let Some(sink) = sinks.get(&clip) else {
+            continue;
+        };
+        if sink.try_send(msg).is_err() {
+            tracing::warn!(camera_id = %camera, clip_id = %clip, "clip storage fell behind: clip cut off");
+            sinks.remove(&clip);
+            continue;
+        }
+        if last {
+            sinks.remove(&clip);
+        }
+    }
+}
+
+/// One clip: uploads its bytes as they come and keeps its row (fresh every
+/// `progress_interval`, even while it waits for the camera: crash recovery leaves it alone).
+async fn clip_task(shared: Shared, id: Uuid, key: String, mut inbox: mpsc::Receiver<ClipMsg>) {
+    let mut upload: Option<ClipUpload> = None;
+    let mut heartbeat = tokio::time::interval(shared.config.progress_interval);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    heartbeat.tick().await;
+    let result = loop {
+        let msg = tokio::select! {
+            msg = inbox.recv() => msg,
+            _ = heartbeat.tick() => {
+                let written = upload.as_ref().map_or(0, |u| u.written()) as i64;
+                if let Err(err) = shared.db.recording_progress(id, written, now()).await {
+                    tracing::warn!(recording_id = %id, error = %err, "could not record clip progress");
+                }
+                continue;
+            }
+        };
+        let Some(msg) = msg else {
+            break Err("the recording was interrupted".to_string());
+        };
+        match msg {
+            ClipMsg::Bytes(bytes) => {
+                if upload.is_none() {
+                    match shared.store.begin(&key).await {
+                        Ok(new) => upload = Some(new),
+                        Err(err) => break Err(format!("storage refused the clip: {err}")),
+                    }
+                }
+                let writer = upload.as_mut().expect("begun above");
+                if let Err(err) = writer.write(bytes).await {
+                    break Err(format!("uploading the clip failed: {err}"));
+                }
+            }
+            ClipMsg::Ended { end, duration } => {
+                tracing::debug!(recording_id = %id, ?end, ?duration, "clip closed");
+                break Ok(duration);
+            }
+            ClipMsg::NeverStarted => break Err("the camera sent no video".to_string()),
+            ClipMsg::Failed(error) => break Err(error),
+        }
+    };
+    let result = match (result, upload) {
+        (Ok(duration), Some(upload)) => {
+            if let Err(err) = shared.db.recording_uploading(id, now()).await {
+                tracing::warn!(recording_id = %id, error = %err, "could not mark a clip uploading");
+            }
+            complete(&shared, &key, upload, duration).await
+        }
+        (Ok(_), None) => RecordingResult::Failed {
+            error: "the camera sent no video".to_string(),
+        },
+        (Err(error), upload) => {
+            if let Some(upload) = upload {
+                if let Err(err) = upload.abort().await {
+                    tracing::warn!(recording_id = %id, error = %err, "could not abort a clip's upload");
+                }
+            }
+            RecordingResult::Failed { error }
+        }
+    };
+    finish(&shared, id, result).await;
+}
+
+/// Writes a clip's outcome and reports it.
+async fn finish(shared: &Shared, id: Uuid, result: RecordingResult) {
+    match shared.db.finish_recording(id, result, now()).await {
+        Ok(Some(recording)) => {
+            let _ = shared.reports.send(RecorderReport::Finished { recording });
+        }
+        Ok(None) => {}
+        Err(err) => {
+            tracing::warn!(recording_id = %id, error = %err, "could not finish a clip's row")
+        }
+    }
+}
+
+/// Clips whose writer is gone (their rows stopped moving) are finalized with what reached
+/// storage, or failed.
+async fn recover_abandoned(shared: &Shared) {
+    let stale = chrono::Duration::from_std(shared.config.progress_interval * 3)
+        .unwrap_or(chrono::Duration::seconds(15));
+    let abandoned = match shared.db.abandoned_recordings(now() - stale, 100).await {
+        Ok(rows) => rows,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not look for abandoned clips");
+            return;
+        }
+    };
+    for recording in abandoned {
+        let result = crate::recovery::recover(&shared.store, &recording).await;
+        tracing::info!(recording_id = %recording.id, ?result, "recovered an abandoned clip");
+        finish(shared, recording.id, result).await;
+    }
+}
+
+/// Sends the last part and checks what storage holds before calling the clip available.
+async fn complete(
+    shared: &Shared,
+    key: &str,
+    upload: ClipUpload,
+    duration: Duration,
+) -> RecordingResult {
+    let size = match upload.finish().await {
+        Ok(size) => size,
+        Err(err) => {
+            return RecordingResult::Failed {
+                error: format!("completing the upload failed: {err}"),
+            }
+        }
+    };
+    match shared.store.size(key).await {
+        Ok(Some(stored)) if stored == size => RecordingResult::Available {
+            duration_seconds: duration.as_secs_f64(),
+            size_bytes: size as i64,
+        },
+        Ok(stored) => RecordingResult::Failed {
+            error: format!("storage holds {stored:?} bytes of the {size} written"),
+        },
+        Err(err) => RecordingResult::Failed {
+            error: format!("checking the stored clip failed: {err}"),
+        },
+    }
+}

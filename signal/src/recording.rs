@@ -1,0 +1,189 @@
+//! Signal's side of recording: it tells the recorder which cameras publish (so it keeps their
+//! pre-roll), opens a `recording` stream session for each event clip (which makes a camera
+//! that was not publishing start, and keeps it publishing until the clip is done), and turns
+//! the recorder's reports into `recording.available` for the camera's audience.
+
+use securecam_media_relay::token::Direction;
+use securecam_recorder::service::{ClipRequest, RecorderHandle, RecorderInput, RecorderReport};
+use securecam_recorder::store::ClipStore;
+use securecam_storage::{
+    new_id, now, Event, NewAuditLog, RecordingStatus, StreamReason, StreamSession,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::commands::service::Sender;
+use crate::fanout::to_camera_audience;
+use crate::state::AppState;
+use crate::streams;
+use crate::ws::protocol::ServerMessage;
+
+/// Why the recorder's session of a finished clip ends.
+const CLIP_DONE: &str = "recording_finished";
+
+/// The relay has the camera's stream: the recorder watches it through the relay that carries
+/// it, with a subscribe token of its own (a session no client holds).
+pub async fn camera_live(state: &AppState, camera: Uuid, stream: &str) {
+    let Some(recorder) = &state.media().recorder else {
+        return;
+    };
+    let at = now();
+    let relay = match state
+        .db()
+        .pick_relay(camera, at - state.config().relay_stale())
+        .await
+    {
+        Ok(Some(relay)) => relay,
+        Ok(None) => return,
+        Err(err) => {
+            tracing::warn!(camera_id = %camera, error = %err, "recorder: could not find the camera's relay");
+            return;
+        }
+    };
+    let endpoint = format!(
+        "{}/media/whep/{stream}",
+        relay.public_url.trim_end_matches('/')
+    );
+    let token = state
+        .media()
+        .token(camera, stream, Direction::Subscribe, new_id(), at);
+    recorder.send(RecorderInput::CameraLive {
+        camera,
+        endpoint,
+        token,
+    });
+}
+
+/// The camera's stream is closed.
+pub fn camera_gone(state: &AppState, camera: Uuid) {
+    if let Some(recorder) = &state.media().recorder {
+        recorder.send(RecorderInput::CameraGone { camera });
+    }
+}
+
+/// An event started: its clip is recorded, under a session of its own that makes the camera
+/// publish if it does not yet.
+pub async fn event_started(state: &AppState, event: &Event) {
+    let media = state.media();
+    let (Some(recorder), Some(clips), Some(camera)) =
+        (&media.recorder, &media.clips, event.device_id)
+    else {
+        return;
+    };
+    let sender = Sender {
+        user_id: event.user_id,
+        device_id: None,
+        ip: None,
+    };
+    let audit = NewAuditLog::new("stream.start")
+        .metadata(json!({"reason": StreamReason::Recording, "event_id": event.id}));
+    let session = match streams::open_session(
+        state,
+        event.user_id,
+        camera,
+        None,
+        StreamReason::Recording,
+        sender,
+        audit,
+    )
+    .await
+    {
+        Ok(session) => Some(session.id),
+        Err(err) => {
+            // Without a session the clip still records while the camera publishes anyway.
+            tracing::warn!(event_id = %event.id, error = ?err, "could not open the event clip's stream session");
+            None
+        }
+    };
+    let request = ClipRequest {
+        event: true,
+        event_id: Some(event.id),
+        session_id: session,
+        ..ClipRequest::new(clips, camera, event.user_id)
+    };
+    start_clip(state, recorder, clips, request).await;
+}
+
+/// Stores the clip's row, then asks the recorder for it.
+async fn start_clip(
+    state: &AppState,
+    recorder: &RecorderHandle,
+    clips: &ClipStore,
+    request: ClipRequest,
+) {
+    match state
+        .db()
+        .create_recording(request.new_recording(clips), now())
+        .await
+    {
+        Ok(_) => recorder.send(RecorderInput::StartClip(request)),
+        Err(err) => {
+            tracing::warn!(camera_id = %request.camera, error = %err, "could not store a new clip")
+        }
+    }
+}
+
+/// An event ended: its clip ends a post-roll later.
+pub fn event_ended(state: &AppState, event: &Event) {
+    if let Some(recorder) = &state.media().recorder {
+        recorder.send(RecorderInput::EndEvent { event: event.id });
+    }
+}
+
+/// A session opened for a recording by hand (`reason: recording`) is recorded until it ends.
+pub async fn session_opened(state: &AppState, session: &StreamSession) {
+    let media = state.media();
+    let (Some(recorder), Some(clips), Some(camera)) =
+        (&media.recorder, &media.clips, session.camera_device_id)
+    else {
+        return;
+    };
+    if session.reason != StreamReason::Recording {
+        return;
+    }
+    let request = ClipRequest {
+        session_id: Some(session.id),
+        requester_device_id: session.requester_device_id,
+        ..ClipRequest::new(clips, camera, session.owner_user_id)
+    };
+    start_clip(state, recorder, clips, request).await;
+}
+
+/// A session ended: an on-demand recording under it stops.
+pub fn session_ended(state: &AppState, session: &StreamSession) {
+    if session.reason != StreamReason::Recording {
+        return;
+    }
+    if let Some(recorder) = &state.media().recorder {
+        recorder.send(RecorderInput::StopSession {
+            session: session.id,
+        });
+    }
+}
+
+/// What the recorder reports: a clip that became available is announced to the camera's
+/// audience; the session that kept the camera publishing for it ends.
+pub async fn on_report(state: &AppState, report: RecorderReport) {
+    let RecorderReport::Finished { recording } = report;
+    if recording.status == RecordingStatus::Available {
+        if let Some(camera) = recording.camera_device_id {
+            let message = ServerMessage::RecordingAvailable {
+                recording: crate::routes::recordings::RecordingView::new(state, recording.clone()),
+            };
+            to_camera_audience(state, recording.owner_user_id, camera, true, &message).await;
+        }
+    }
+    if let Some(session) = recording.stream_session_id {
+        match state
+            .db()
+            .close_stream_session(session, CLIP_DONE, now())
+            .await
+        {
+            Ok(Some(closed)) => streams::announce(state, &[closed]),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(session_id = %session, error = %err, "could not end a finished clip's session")
+            }
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! Recording end to end. aiortc (libx264 + Opus, an encoder that makes keyframes only when
+//! asked) publishes over WHIP; an event makes a clip with pre-roll and post-roll that becomes
+//! `available`, is announced, and plays: ffprobe reads H.264 + Opus starting at a keyframe
+//! and lasting pre-roll + event + post-roll (up to 2 s more), ffmpeg decodes it cleanly.
+//! Playback: HTTP Range, playback URLs (another clip's, tampered, expired, another owner's:
+//! 404), owner-only delete; retention by age and quota, objects first, orphans too. The same story runs with clips on local disk (served with Range
+//! by the server) and in an S3-compatible bucket (moto's server, started by `./scripts/test`;
+//! served by redirect to a presigned URL).
+
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use reqwest::StatusCode;
+use securecam_recorder::retention::{self, RetentionConfig, SweepReport};
+use securecam_tests::aiortc::{aiortc_peer, report};
+use securecam_tests::media::{household, playback_token, wait_for_status};
+use securecam_tests::probe::{assert_decodes_cleanly, ffprobe_json};
+use securecam_tests::{
+    both_backends, expect_json, spawn_app_with, ws_next_of_type, Backend, TestApp,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const PREROLL: f64 = 5.0;
+const EVENT: f64 = 2.0;
+const POST_ROLL: u64 = 3;
+
+/// Polls the event's clips until one is no longer being written.
+async fn finished_clip(app: &TestApp, token: &str, event: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = expect_json(
+            app.get(&format!("/api/v1/recordings?event_id={event}"), Some(token))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        if let Some(clip) = page["items"].as_array().and_then(|items| items.first()) {
+            if clip["status"] != "recording" && clip["status"] != "uploading" {
+                return clip.clone();
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the event's clip did not finish: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn probe_f64(value: &Value) -> f64 {
+    value.as_str().and_then(|s| s.parse().ok()).unwrap_or(-1.0)
+}
+
+/// Where the clips go.
+#[derive(Clone, Copy, PartialEq)]
+enum Storage {
+    LocalDisk,
+    S3,
+}
+
+/// The S3-compatible server's endpoint (`./scripts/test` starts one and sets it).
+fn s3_endpoint() -> String {
+    std::env::var("SECURECAM_TEST_S3_ENDPOINT").expect(
+        "SECURECAM_TEST_S3_ENDPOINT names an S3-compatible server: run ./scripts/test, which starts one",
+    )
+}
+
+#[tokio::test]
+async fn an_event_clip_on_local_disk() {
+    event_clip_story(Storage::LocalDisk).await;
+}
+
+#[tokio::test]
+async fn an_event_clip_in_an_s3_bucket() {
+    event_clip_story(Storage::S3).await;
+}
+
+/// `GET` with a bearer token or none, following the one redirect of an S3 store's clip.
+async fn fetch(
+    app: &TestApp,
+    url: &str,
+    token: Option<&str>,
+    range: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app.client.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(range) = range {
+        request = request.header(RANGE, range);
+    }
+    let response = request.send().await.unwrap();
+    if response.status() != StatusCode::TEMPORARY_REDIRECT {
+        return response;
+    }
+    let location = response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        location.starts_with(&s3_endpoint()),
+        "redirected to the bucket: {location}"
+    );
+    let mut request = reqwest::Client::new().get(location);
+    if let Some(range) = range {
+        request = request.header(RANGE, range);
+    }
+    request.send().await.unwrap()
+}
+
+async fn event_clip_story(storage: Storage) {
+    let bucket = format!("clips-{}", Uuid::now_v7().simple());
+    if storage == Storage::S3 {
+        let created = reqwest::Client::new()
+            .put(format!("{}/{bucket}", s3_endpoint()))
+            .send()
+            .await
+            .unwrap();
+        assert!(created.status().is_success(), "creating bucket {bucket}");
+    }
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.recorder.post_roll_secs = POST_ROLL;
+        if storage == Storage::S3 {
+            s.storage_url = Some(format!("s3://{bucket}/household"));
+            s.storage.s3_endpoint = Some(s3_endpoint());
+            s.storage.s3_region = Some("us-east-1".into());
+            s.storage.s3_access_key_id = Some("testing".into());
+            s.storage.s3_secret_access_key = Some("testing".to_string().into());
+        }
+    })
+    .await;
+    let mut home = household(&app, "owner@example.com").await;
+    let camera = aiortc_peer(
+        "publish-on-request",
+        &home.camera.publish_endpoint,
+        &home.camera.publish_token,
+        30,
+    );
+    wait_for_status(&mut home.phone_ws, "live").await;
+    // Long enough for a full pre-roll (the recorder asks for keyframes to keep it aligned).
+    tokio::time::sleep(Duration::from_secs_f64(PREROLL + 2.5)).await;
+
+    let event = expect_json(
+        app.post(
+            "/api/v1/events",
+            Some(&home.camera.device.token),
+            &json!({"triggered_by": "motion"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await["event"]
+        .clone();
+    let event_id = event["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_secs_f64(EVENT)).await;
+    expect_json(
+        app.post(
+            &format!("/api/v1/events/{event_id}/end"),
+            Some(&home.camera.device.token),
+            &json!({}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    let clip = finished_clip(&app, &home.owner.token, &event_id).await;
+    assert_eq!(clip["status"], "available", "{clip}");
+    assert_eq!(clip["content_type"], "video/mp4");
+    let expected_bucket = match storage {
+        Storage::LocalDisk => "local".to_string(),
+        Storage::S3 => bucket.clone(),
+    };
+    assert_eq!(clip["bucket"], json!(expected_bucket));
+    assert_eq!(clip["event_id"], event["id"]);
+    assert_eq!(clip["camera_device_id"], json!(home.camera.device.id));
+    let id = clip["id"].as_str().unwrap().to_string();
+    let size = clip["size_bytes"].as_u64().unwrap();
+    let expected = PREROLL + EVENT + POST_ROLL as f64;
+    let duration = clip["duration_seconds"].as_f64().unwrap();
+    assert!(
+        (expected - 0.3..=expected + 2.0).contains(&duration),
+        "clip lasts {duration} s, expected {expected} to {} s",
+        expected + 2.0
+    );
+
+    // The owner's phone was told, with a URL to play it.
+    let announced = ws_next_of_type(&mut home.phone_ws, "recording.available").await;
+    assert_eq!(announced["recording"]["id"], clip["id"]);
+    assert!(announced["recording"]["playback_url"].is_string());
+    // The event points at its clip.
+    let with_clips = expect_json(
+        app.get(
+            &format!("/api/v1/events/{event_id}"),
+            Some(&home.owner.token),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        with_clips["video_url"],
+        json!(format!("/api/v1/recordings/{id}/media"))
+    );
+    assert_eq!(with_clips["recordings"][0]["id"], clip["id"]);
+
+    // The playback URL needs no bearer token and serves the whole MP4.
+    let playback_url = clip["playback_url"].as_str().unwrap().to_string();
+    let response = fetch(&app, &playback_url, None, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], "video/mp4");
+    let mp4 = response.bytes().await.unwrap();
+    assert_eq!(mp4.len() as u64, size);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.mp4");
+    std::fs::write(&path, &mp4).unwrap();
+
+    // ffprobe: H.264 and Opus, the pre-roll + event + post-roll, from a keyframe.
+    let probe = ffprobe_json(&path, &["-show_streams", "-show_format"]);
+    let codecs: Vec<&str> = probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["codec_name"].as_str().unwrap())
+        .collect();
+    assert!(codecs.contains(&"h264"), "{probe}");
+    assert!(codecs.contains(&"opus"), "{probe}");
+    let video = probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["codec_name"] == "h264")
+        .unwrap();
+    assert_eq!(video["width"], 320);
+    assert_eq!(video["height"], 240);
+    let probed = probe_f64(&probe["format"]["duration"]);
+    assert!(
+        (expected - 0.3..=expected + 2.0).contains(&probed),
+        "ffprobe says {probed} s, expected {expected} to {} s",
+        expected + 2.0
+    );
+    let frames = ffprobe_json(
+        &path,
+        &["-select_streams", "v:0", "-show_entries", "frame=key_frame"],
+    );
+    let frames = frames["frames"].as_array().unwrap();
+    assert_eq!(frames[0]["key_frame"], 1, "the clip starts at a keyframe");
+    let keyframes = frames.iter().filter(|f| f["key_frame"] == 1).count();
+    assert_decodes_cleanly(&path);
+
+    // HTTP Range, as players ask.
+    let media = format!("/api/v1/recordings/{id}/media");
+    let owner = Some(home.owner.token.as_str());
+    let ranged = fetch(&app, &app.url(&media), owner, Some("bytes=0-99")).await;
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        ranged.headers()[CONTENT_RANGE].to_str().unwrap(),
+        format!("bytes 0-99/{size}")
+    );
+    assert_eq!(&ranged.bytes().await.unwrap()[..], &mp4[..100]);
+    let tail = fetch(&app, &app.url(&media), owner, Some("bytes=100-")).await;
+    assert_eq!(tail.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&tail.bytes().await.unwrap()[..], &mp4[100..]);
+
+    // Playback URLs open one clip, for one viewer, for a while; anything else is 404.
+    let (_, token) = playback_url.split_once("token=").unwrap();
+    let status = |url: String| {
+        let app = &app;
+        async move { fetch(app, &url, None, None).await.status() }
+    };
+    let other_clip = app.url(&format!(
+        "/api/v1/recordings/{}/media?token={token}",
+        Uuid::now_v7()
+    ));
+    assert_eq!(status(other_clip).await, StatusCode::NOT_FOUND);
+    let tampered = playback_url.replacen("token=", "token=x", 1);
+    assert_eq!(status(tampered).await, StatusCode::NOT_FOUND);
+    let owner_id = Uuid::parse_str(&home.owner.id).unwrap();
+    let clip_id = Uuid::parse_str(&id).unwrap();
+    let expired = playback_token(&app, clip_id, owner_id, chrono::Duration::minutes(-16));
+    assert_eq!(
+        status(app.url(&format!("{media}?token={expired}"))).await,
+        StatusCode::NOT_FOUND
+    );
+    let fresh = playback_token(&app, clip_id, owner_id, chrono::Duration::zero());
+    assert_eq!(
+        status(app.url(&format!("{media}?token={fresh}"))).await,
+        StatusCode::OK
+    );
+    // Another owner: not their clip, however they ask.
+    let stranger = app.sign_up("stranger@example.com").await;
+    let stranger_id = Uuid::parse_str(&stranger.id).unwrap();
+    let theirs = playback_token(&app, clip_id, stranger_id, chrono::Duration::zero());
+    assert_eq!(
+        status(app.url(&format!("{media}?token={theirs}"))).await,
+        StatusCode::NOT_FOUND
+    );
+    for response in [
+        app.get(&format!("/api/v1/recordings/{id}"), Some(&stranger.token))
+            .await,
+        app.get(&media, Some(&stranger.token)).await,
+        app.delete(&format!("/api/v1/recordings/{id}"), Some(&stranger.token))
+            .await,
+    ] {
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+    let listed = expect_json(
+        app.get("/api/v1/recordings", Some(&stranger.token)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed["items"], json!([]));
+
+    // Viewing is audited; the owner deletes, and the clip is gone everywhere.
+    let actions = app.audit_actions(&home.owner.token).await;
+    assert!(actions.iter().any(|a| a == "recording.view"), "{actions:?}");
+    let deleted = app
+        .delete(&format!("/api/v1/recordings/{id}"), Some(&home.owner.token))
+        .await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(status(playback_url.clone()).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/api/v1/recordings/{id}"), Some(&home.owner.token))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let actions = app.audit_actions(&home.owner.token).await;
+    assert!(
+        actions.iter().any(|a| a == "recording.delete"),
+        "{actions:?}"
+    );
+
+    // The camera made keyframes only when asked: every one in the clip was a request's.
+    let published = report(camera).await;
+    assert_eq!(published["connected"], true, "{published}");
+    let asked = published["keyframes_asked"].as_u64().unwrap();
+    assert!(
+        keyframes as u64 <= asked,
+        "the clip has {keyframes} keyframes, the camera was asked for {asked}"
+    );
+}
+
+both_backends!(retention_removes_old_clips_then_clips_over_quota_and_orphans);
+
+async fn retention_removes_old_clips_then_clips_over_quota_and_orphans(backend: Backend) {
+    let app = securecam_tests::spawn_app(backend).await;
+    let store = app.clip_store();
+    let owner = app.sign_up("keeper@example.com").await;
+    let camera = app.create_device(&owner.token, "Porch", "camera").await;
+    let owner_id = Uuid::parse_str(&owner.id).unwrap();
+    let camera_id = Uuid::parse_str(&camera.id).unwrap();
+    let now = securecam_storage::now();
+
+    // Clips of 40, 2 and 1 days ago, each with its object.
+    let mut clips = Vec::new();
+    for (days, size) in [(40, 1000), (2, 3000), (1, 2000)] {
+        let id = securecam_storage::new_id();
+        let key = store.object_key(owner_id, id);
+        let mut upload = store.begin(&key).await.unwrap();
+        upload.write(vec![7u8; size].into()).await.unwrap();
+        upload.finish().await.unwrap();
+        let made = now - chrono::Duration::days(days);
+        app.db
+            .create_recording(
+                securecam_storage::NewRecording {
+                    id,
+                    owner_user_id: owner_id,
+                    stream_session_id: None,
+                    camera_device_id: Some(camera_id),
+                    requester_device_id: None,
+                    event_id: None,
+                    object_key: key.clone(),
+                    bucket: store.bucket().to_string(),
+                    content_type: "video/mp4".into(),
+                    source: securecam_storage::RecordingSource::Recorder,
+                },
+                made,
+            )
+            .await
+            .unwrap();
+        let available = securecam_storage::RecordingResult::Available {
+            duration_seconds: 10.0,
+            size_bytes: size as i64,
+        };
+        app.db.finish_recording(id, available, made).await.unwrap();
+        clips.push((id, key));
+    }
+    // An object no clip wants.
+    let orphan = store.object_key(owner_id, securecam_storage::new_id());
+    let mut upload = store.begin(&orphan).await.unwrap();
+    upload.write(vec![1u8; 10].into()).await.unwrap();
+    upload.finish().await.unwrap();
+
+    let config = RetentionConfig {
+        max_age: Duration::from_secs(30 * 24 * 3600),
+        max_bytes_per_owner: Some(4000),
+        orphan_grace: Duration::ZERO,
+    };
+    let report = retention::sweep(app.db.as_ref(), &store, &config, now).await;
+    // The 40-day clip is past its age; of the rest, the newest 2000 bytes fit the quota and
+    // the 3000 before them do not.
+    assert_eq!(
+        report,
+        SweepReport {
+            expired: 2,
+            orphans: 1
+        }
+    );
+    for (id, key) in &clips[..2] {
+        assert_eq!(store.size(key).await.unwrap(), None, "object removed");
+        assert_eq!(
+            app.get(&format!("/api/v1/recordings/{id}"), Some(&owner.token))
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+    assert_eq!(store.size(&clips[2].1).await.unwrap(), Some(2000));
+    assert_eq!(store.size(&orphan).await.unwrap(), None);
+    let listed = expect_json(
+        app.get("/api/v1/recordings", Some(&owner.token)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["id"], json!(clips[2].0.to_string()));
+    let actions = app.audit_actions(&owner.token).await;
+    assert_eq!(
+        actions.iter().filter(|a| *a == "recording.expire").count(),
+        2,
+        "{actions:?}"
+    );
+    // Nothing more to do.
+    let again = retention::sweep(app.db.as_ref(), &store, &config, now).await;
+    assert_eq!(again, SweepReport::default());
+}
