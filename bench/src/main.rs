@@ -15,6 +15,7 @@
 //! keep the load tool's own CPU use low on a machine it shares with the server.
 
 mod http;
+mod recorder;
 mod relay;
 mod ws;
 
@@ -70,6 +71,8 @@ enum Command {
     WsCommands(ws::CommandArgs),
     /// The media relay: publishers over WHIP, viewers over WHEP, all str0m peers here.
     Relay(relay::RelayArgs),
+    /// Event clips of many cameras at once (the recorder).
+    Recorder(recorder::RecorderArgs),
 }
 
 #[tokio::main]
@@ -80,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
         Command::WsFleet(args) => return ws::fleet(&target, args).await,
         Command::WsCommands(args) => return ws::commands(&target, args).await,
         Command::Relay(args) => return relay::run(&cli.url, args).await,
+        Command::Recorder(args) => return recorder::run(&cli.url, args).await,
         _ => {}
     }
     let email = format!("bench-{}@bench.invalid", uuid::Uuid::now_v7().simple());
@@ -164,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
                 "POST /api/v1/auth/sign-in, {connections} connections, closed loop"
             ));
         }
-        Command::WsFleet(_) | Command::WsCommands(_) | Command::Relay(_) => {
+        Command::WsFleet(_) | Command::WsCommands(_) | Command::Relay(_) | Command::Recorder(_) => {
             unreachable!("handled above")
         }
     }

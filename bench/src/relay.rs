@@ -41,13 +41,13 @@ pub struct RelayArgs {
     ramp: usize,
 }
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
+pub(crate) struct Api {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
 }
 
 impl Api {
-    async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
+    pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
         let response = self
             .http
             .post(format!("{}{path}", self.base))
@@ -85,12 +85,14 @@ impl Api {
 }
 
 /// A camera publishing, and what its viewers need.
-struct Stream {
+pub(crate) struct Stream {
     /// Publishes for as long as the stream is kept.
     _camera: Peer,
     viewer_device: String,
     viewer_token: String,
     camera_id: String,
+    /// The camera's device token (it reports events).
+    pub(crate) camera_token: String,
 }
 
 /// Opens a live-view session: its WHEP endpoint and token (tokens are short-lived, so each
@@ -116,7 +118,12 @@ async fn subscribe(api: &Api, stream: &Stream) -> anyhow::Result<(String, String
 }
 
 /// One camera: a device that answers `start_stream` on its WebSocket and publishes.
-async fn start_camera(api: &Api, user: &str, i: usize, bitrate: u32) -> anyhow::Result<Stream> {
+pub(crate) async fn start_camera(
+    api: &Api,
+    user: &str,
+    i: usize,
+    bitrate: u32,
+) -> anyhow::Result<Stream> {
     let (camera_id, camera_token) = api
         .device(user, &format!("bench camera {i}"), "camera")
         .await?;
@@ -179,11 +186,12 @@ async fn start_camera(api: &Api, user: &str, i: usize, bitrate: u32) -> anyhow::
         viewer_device,
         viewer_token,
         camera_id,
+        camera_token,
     })
 }
 
 /// CPU seconds (user + system) the process used so far.
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+pub(crate) fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')').context("stat format")?.1;
@@ -211,11 +219,8 @@ fn counter_sum(page: &str, name: &str) -> u64 {
         .sum::<f64>() as u64
 }
 
-pub async fn run(base: &str, args: RelayArgs) -> anyhow::Result<()> {
-    let api = Arc::new(Api {
-        http: reqwest::Client::new(),
-        base: base.trim_end_matches('/').to_string(),
-    });
+/// Signs up a fresh user; their token.
+pub(crate) async fn sign_up(api: &Api) -> anyhow::Result<String> {
     let email = format!("bench-{}@bench.invalid", uuid::Uuid::now_v7().simple());
     let signed_up = api
         .http
@@ -225,10 +230,18 @@ pub async fn run(base: &str, args: RelayArgs) -> anyhow::Result<()> {
         .await?
         .json::<Value>()
         .await?;
-    let user = signed_up["session"]["token"]
+    Ok(signed_up["session"]["token"]
         .as_str()
         .context("sign-up returned no token")?
-        .to_string();
+        .to_string())
+}
+
+pub async fn run(base: &str, args: RelayArgs) -> anyhow::Result<()> {
+    let api = Arc::new(Api {
+        http: reqwest::Client::new(),
+        base: base.trim_end_matches('/').to_string(),
+    });
+    let user = sign_up(&api).await?;
 
     let rss_idle = args.server_pid.map(rss_kib).transpose()?;
     let mut streams = Vec::new();

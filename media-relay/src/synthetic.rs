@@ -21,17 +21,21 @@ pub fn peer_config() -> RtcConfig {
     config
 }
 
+const SPS: &[u8] = &[
+    0x67, 0x42, 0xc0, 0x0d, 0xd9, 0x01, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00,
+    0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0xa4, 0x80,
+];
+const PPS: &[u8] = &[0x68, 0xcb, 0x83, 0xcb, 0x20];
+
 /// The RTP payloads of one frame of `frame_bytes`, in fragments of at most `max_payload`;
 /// `stamp` rides at the start of each fragment (the load tool's send time).
 pub fn frame(keyframe: bool, frame_bytes: usize, max_payload: usize, stamp: &[u8]) -> Vec<Vec<u8>> {
     let mut packets = Vec::new();
     if keyframe {
-        // STAP-A: SPS and PPS.
+        // STAP-A: SPS and PPS, real ones (x264's, 320×240 constrained baseline) so that the
+        // recorder can write clips of synthetic streams; the slices themselves are filler.
         let mut stap = vec![0x78];
-        for unit in [
-            &[0x67u8, 0x42, 0xe0, 0x1f][..],
-            &[0x68, 0xce, 0x3c, 0x80][..],
-        ] {
+        for unit in [SPS, PPS] {
             stap.extend_from_slice(&(unit.len() as u16).to_be_bytes());
             stap.extend_from_slice(unit);
         }

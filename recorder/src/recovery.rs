@@ -8,6 +8,8 @@
 //!   longest playable prefix becomes the object;
 //! - an S3 multipart upload that was never completed holds no object (its parts are the
 //!   bucket's to expire, with an abort-incomplete-multipart-upload lifecycle rule): failed.
+//!
+//! A device's own upload that was never completed is settled once its URL has expired.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -124,6 +126,24 @@ pub async fn recover(store: &ClipStore, recording: &Recording) -> RecordingResul
     }
     RecordingResult::Failed {
         error: "the recorder stopped before the clip was stored".into(),
+    }
+}
+
+/// A device's upload whose URL expired without `complete`: available if the object is there
+/// with the size the device declared, else failed.
+pub async fn settle_device_upload(store: &ClipStore, recording: &Recording) -> RecordingResult {
+    let declared = recording.size_bytes.unwrap_or(-1);
+    match store.size(&recording.object_key).await {
+        Ok(Some(size)) if size as i64 == declared => RecordingResult::Available {
+            duration_seconds: recording.duration_seconds.unwrap_or(0.0),
+            size_bytes: declared,
+        },
+        Ok(_) => RecordingResult::Failed {
+            error: "the device never completed its upload".into(),
+        },
+        Err(err) => RecordingResult::Failed {
+            error: format!("checking the uploaded clip failed: {err}"),
+        },
     }
 }
 

@@ -34,6 +34,9 @@ const CLIP_QUEUE: usize = 64;
 const TICK: Duration = Duration::from_millis(250);
 /// How often clips abandoned by a crashed recorder are looked for (and once at start).
 const RECOVERY_INTERVAL: Duration = Duration::from_secs(60);
+/// A device's upload not completed this long after it was asked for is settled (its URL
+/// lives 15 minutes).
+const DEVICE_UPLOAD_GIVE_UP: chrono::Duration = chrono::Duration::minutes(20);
 /// How long shutdown waits for clips to reach storage.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -102,6 +105,8 @@ impl ClipRequest {
             bucket: store.bucket().to_string(),
             content_type: CLIP_CONTENT_TYPE.to_string(),
             source: RecordingSource::Recorder,
+            size_bytes: None,
+            duration_seconds: None,
         }
     }
 }
@@ -601,7 +606,11 @@ async fn finish(shared: &Shared, id: Uuid, result: RecordingResult) {
 async fn recover_abandoned(shared: &Shared) {
     let stale = chrono::Duration::from_std(shared.config.progress_interval * 3)
         .unwrap_or(chrono::Duration::seconds(15));
-    let abandoned = match shared.db.abandoned_recordings(now() - stale, 100).await {
+    let abandoned = match shared
+        .db
+        .abandoned_recordings(now() - stale, RecordingSource::Recorder, 100)
+        .await
+    {
         Ok(rows) => rows,
         Err(err) => {
             tracing::warn!(error = %err, "could not look for abandoned clips");
@@ -611,6 +620,22 @@ async fn recover_abandoned(shared: &Shared) {
     for recording in abandoned {
         let result = crate::recovery::recover(&shared.store, &recording).await;
         tracing::info!(recording_id = %recording.id, ?result, "recovered an abandoned clip");
+        finish(shared, recording.id, result).await;
+    }
+    // Devices' uploads whose URL expired (15 minutes) without `complete`.
+    let expired = match shared
+        .db
+        .abandoned_recordings(now() - DEVICE_UPLOAD_GIVE_UP, RecordingSource::Device, 100)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not look for expired device uploads");
+            return;
+        }
+    };
+    for recording in expired {
+        let result = crate::recovery::settle_device_upload(&shared.store, &recording).await;
         finish(shared, recording.id, result).await;
     }
 }

@@ -175,13 +175,31 @@ impl ClipStore {
         key: &str,
         ttl: std::time::Duration,
     ) -> Result<Option<String>, StoreError> {
+        self.presigned(object_store::signer::Method::GET, key, ttl)
+            .await
+    }
+
+    /// A URL a device `PUT`s the object at `key` to within `ttl`, for an S3-compatible store.
+    pub async fn presigned_put(
+        &self,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, StoreError> {
+        self.presigned(object_store::signer::Method::PUT, key, ttl)
+            .await
+    }
+
+    async fn presigned(
+        &self,
+        method: object_store::signer::Method,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, StoreError> {
         use object_store::signer::Signer;
         let Some(signer) = &self.signer else {
             return Ok(None);
         };
-        let url = signer
-            .signed_url(object_store::signer::Method::GET, &Path::from(key), ttl)
-            .await?;
+        let url = signer.signed_url(method, &Path::from(key), ttl).await?;
         Ok(Some(url.to_string()))
     }
 

@@ -6,30 +6,13 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{assert_decodes_cleanly, ffprobe_json, x264_access_units_keyed, FPS};
-use securecam_recorder::camera::{CameraConfig, CameraRecorder, ClipKind, MediaIn, Output};
-use securecam_recorder::h264::AccessUnit;
+use common::{assert_decodes_cleanly, ffprobe_json, record, x264_access_units_keyed};
 use securecam_recorder::recovery::recover;
-use securecam_recorder::store::{ClipStore, ClipUpload};
-use securecam_recorder::timeline::Track;
+use securecam_recorder::store::ClipStore;
 use securecam_storage::{now, Recording, RecordingResult, RecordingSource, RecordingStatus};
 use uuid::Uuid;
-
-/// An access unit back in Annex B, as the subscriber hands it over.
-fn annex_b(unit: &AccessUnit) -> Bytes {
-    let mut out = Vec::with_capacity(unit.sample.len());
-    let mut rest = &unit.sample[..];
-    while rest.len() >= 4 {
-        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-        out.extend_from_slice(&[0, 0, 0, 1]);
-        out.extend_from_slice(&rest[4..4 + len]);
-        rest = &rest[4 + len..];
-    }
-    Bytes::from(out)
-}
 
 fn row(store: &ClipStore, id: Uuid, owner: Uuid) -> Recording {
     Recording {
@@ -51,30 +34,6 @@ fn row(store: &ClipStore, id: Uuid, owner: Uuid) -> Recording {
         updated_at: now(),
         source: RecordingSource::Recorder,
     }
-}
-
-/// Records the first `seconds` of `units` into `upload` (a keyframe every second, so a
-/// fragment a second); returns the upload still open, as a crash would find it.
-async fn record(units: &[AccessUnit], seconds: u32, upload: &mut ClipUpload) {
-    let mut core = CameraRecorder::new(CameraConfig::default());
-    let clip = Uuid::now_v7();
-    let t0 = Instant::now();
-    core.start_clip(clip, ClipKind::OnDemand, t0);
-    for (n, unit) in units.iter().take((seconds * FPS) as usize).enumerate() {
-        core.push(MediaIn {
-            track: Track::Video,
-            rtp: 10_000 + n as u64 * 3_000,
-            arrival: t0 + Duration::from_micros(n as u64 * 1_000_000 / FPS as u64),
-            data: annex_b(unit),
-            contiguous: true,
-        });
-        while let Some(output) = core.poll_output() {
-            if let Output::Bytes { bytes, .. } = output {
-                upload.write(bytes).await.unwrap();
-            }
-        }
-    }
-    upload.settle().await.unwrap();
 }
 
 #[tokio::test]

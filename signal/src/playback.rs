@@ -1,8 +1,10 @@
-//! Playback URLs: `playback_url` opens one clip for a few minutes without the viewer's bearer
+//! Playback and upload URLs. `playback_url` opens one clip for a few minutes without the viewer's bearer
 //! token (a `<video src>` cannot send headers). The token in it names the clip and the viewer
 //! it was issued to, is signed with a key derived from the deployment's media key (HMAC-SHA256,
 //! so every signal node checks it without a database), and expires. The clip is still looked
 //! up for that viewer at serve time, so a revoked link or a deleted clip closes the URL at once.
+//! A device's upload URL (clips on local disk) is the same kind of token, made for uploading.
+//! A device's upload URL (clips on local disk) is the same kind of token, made for uploading.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -55,12 +57,37 @@ impl PlaybackKey {
         }
     }
 
-    fn mac(&self, payload: &str) -> Hmac<Sha256> {
+    /// The MAC of `payload` for `purpose`: a token made for one purpose never passes for the
+    /// other.
+    fn mac(&self, purpose: Purpose, payload: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
+        mac.update(purpose.label());
         mac.update(payload.as_bytes());
         mac
     }
 
+    fn sign_for(&self, purpose: Purpose, claims: &PlaybackClaims) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialise"));
+        let tag = URL_SAFE_NO_PAD.encode(self.mac(purpose, &payload).finalize().into_bytes());
+        format!("{payload}.{tag}")
+    }
+
+    fn verify_for(
+        &self,
+        purpose: Purpose,
+        token: &str,
+        recording: Uuid,
+        now: DateTime<Utc>,
+    ) -> Option<PlaybackClaims> {
+        let (payload, tag) = token.split_once('.')?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        self.mac(purpose, payload).verify_slice(&tag).ok()?;
+        let claims: PlaybackClaims =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        (claims.rid == recording && claims.exp > now.timestamp()).then_some(claims)
+    }
+
+    /// A playback token: `viewer` may fetch `recording` for 15 minutes.
     pub fn sign(&self, recording: Uuid, viewer: EventViewer, now: DateTime<Utc>) -> String {
         let claims = PlaybackClaims {
             rid: recording,
@@ -68,25 +95,60 @@ impl PlaybackKey {
             did: viewer.device_id,
             exp: now.timestamp() + PLAYBACK_TTL_SECS,
         };
-        let payload =
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialise"));
-        let tag = URL_SAFE_NO_PAD.encode(self.mac(&payload).finalize().into_bytes());
-        format!("{payload}.{tag}")
+        self.sign_for(Purpose::Playback, &claims)
     }
 
-    /// The claims of a valid, unexpired token for `recording`.
+    /// The claims of a valid, unexpired playback token for `recording`.
     pub fn verify(
         &self,
         token: &str,
         recording: Uuid,
         now: DateTime<Utc>,
     ) -> Option<PlaybackClaims> {
-        let (payload, tag) = token.split_once('.')?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        self.mac(payload).verify_slice(&tag).ok()?;
-        let claims: PlaybackClaims =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        (claims.rid == recording && claims.exp > now.timestamp()).then_some(claims)
+        self.verify_for(Purpose::Playback, token, recording, now)
+    }
+
+    /// An upload token: `device` (of `owner`) may upload the object of `recording` until
+    /// `expires`.
+    pub fn sign_upload(
+        &self,
+        recording: Uuid,
+        owner: Uuid,
+        device: Uuid,
+        expires: DateTime<Utc>,
+    ) -> String {
+        let claims = PlaybackClaims {
+            rid: recording,
+            uid: owner,
+            did: Some(device),
+            exp: expires.timestamp(),
+        };
+        self.sign_for(Purpose::Upload, &claims)
+    }
+
+    /// The claims of a valid, unexpired upload token for `recording`.
+    pub fn verify_upload(
+        &self,
+        token: &str,
+        recording: Uuid,
+        now: DateTime<Utc>,
+    ) -> Option<PlaybackClaims> {
+        self.verify_for(Purpose::Upload, token, recording, now)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    Playback,
+    Upload,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::Playback => b"play\0",
+            Purpose::Upload => b"upload\0",
+        }
     }
 }
 
@@ -119,6 +181,16 @@ mod tests {
         assert!(
             other.verify(&token, clip, t0).is_none(),
             "another deployment"
+        );
+        assert!(
+            key.verify_upload(&token, clip, t0).is_none(),
+            "not an upload token"
+        );
+        let upload = key.sign_upload(clip, viewer.user_id, Uuid::now_v7(), late);
+        assert!(key.verify_upload(&upload, clip, t0).is_some());
+        assert!(
+            key.verify(&upload, clip, t0).is_none(),
+            "not a playback token"
         );
     }
 }

@@ -7,7 +7,7 @@ use securecam_media_relay::token::Direction;
 use securecam_recorder::service::{ClipRequest, RecorderHandle, RecorderInput, RecorderReport};
 use securecam_recorder::store::ClipStore;
 use securecam_storage::{
-    new_id, now, Event, NewAuditLog, RecordingStatus, StreamReason, StreamSession,
+    new_id, now, Event, NewAuditLog, Recording, RecordingStatus, StreamReason, StreamSession,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -161,18 +161,24 @@ pub fn session_ended(state: &AppState, session: &StreamSession) {
     }
 }
 
+/// Tells the camera's audience that a clip can be played.
+pub async fn announce_available(state: &AppState, recording: &Recording) {
+    if recording.status != RecordingStatus::Available {
+        return;
+    }
+    if let Some(camera) = recording.camera_device_id {
+        let message = ServerMessage::RecordingAvailable {
+            recording: crate::routes::recordings::RecordingView::new(state, recording.clone()),
+        };
+        to_camera_audience(state, recording.owner_user_id, camera, true, &message).await;
+    }
+}
+
 /// What the recorder reports: a clip that became available is announced to the camera's
 /// audience; the session that kept the camera publishing for it ends.
 pub async fn on_report(state: &AppState, report: RecorderReport) {
     let RecorderReport::Finished { recording } = report;
-    if recording.status == RecordingStatus::Available {
-        if let Some(camera) = recording.camera_device_id {
-            let message = ServerMessage::RecordingAvailable {
-                recording: crate::routes::recordings::RecordingView::new(state, recording.clone()),
-            };
-            to_camera_audience(state, recording.owner_user_id, camera, true, &message).await;
-        }
-    }
+    announce_available(state, &recording).await;
     if let Some(session) = recording.stream_session_id {
         match state
             .db()

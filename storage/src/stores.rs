@@ -332,11 +332,13 @@ pub trait RecordingStore: Send + Sync {
         limit: u32,
     ) -> StorageResult<Vec<crate::Recording>>;
 
-    /// Clips left `recording` or `uploading` whose row has not moved since `stale_before`:
-    /// their writer is gone (crash recovery finalizes or fails them). Oldest first.
+    /// Clips of `source` left `recording` or `uploading` whose row has not moved since
+    /// `stale_before`: their writer is gone (crash recovery finalizes or fails them; a device
+    /// upload past its URL's life is checked once more). Oldest first.
     async fn abandoned_recordings(
         &self,
         stale_before: DateTime<Utc>,
+        source: crate::RecordingSource,
         limit: u32,
     ) -> StorageResult<Vec<crate::Recording>>;
 }

@@ -98,6 +98,8 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
                 bucket: "local".into(),
                 content_type: "video/mp4".into(),
                 source: securecam_storage::RecordingSource::Recorder,
+                size_bytes: None,
+                duration_seconds: None,
             },
             securecam_storage::now(),
         )
@@ -163,7 +165,11 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
                 .iter()
                 .any(|prefix| template.starts_with(prefix));
             // Endpoints for cameras only refuse user tokens (403) the same way.
-            let device_only = template == "/api/v1/events/{id}/end";
+            let device_only = [
+                "/api/v1/events/{id}/end",
+                "/api/v1/recordings/{id}/complete",
+            ]
+            .contains(&template.as_str());
             for (who, token) in [
                 ("bob's user token", &bob.token),
                 ("bob's device token", &bob_camera.token),

@@ -3,7 +3,8 @@
 //! `available`, is announced, and plays: ffprobe reads H.264 + Opus starting at a keyframe
 //! and lasting pre-roll + event + post-roll (up to 2 s more), ffmpeg decodes it cleanly.
 //! Playback: HTTP Range, playback URLs (another clip's, tampered, expired, another owner's:
-//! 404), owner-only delete; retention by age and quota, objects first, orphans too. The same story runs with clips on local disk (served with Range
+//! 404), owner-only delete; retention by age and quota, objects first, orphans too; a
+//! camera's own clip uploaded and completed; clips cut off by a crash finished at restart. The same story runs with clips on local disk (served with Range
 //! by the server) and in an S3-compatible bucket (moto's server, started by `./scripts/test`;
 //! served by redirect to a presigned URL).
 
@@ -109,7 +110,12 @@ async fn fetch(
     request.send().await.unwrap()
 }
 
-async fn event_clip_story(storage: Storage) {
+/// A server whose clips go to `storage` (a fresh bucket for S3); returns it and the bucket.
+async fn spawn_with_storage(
+    storage: Storage,
+    backend: Backend,
+    configure: impl FnOnce(&mut securecam::Settings),
+) -> (TestApp, String) {
     let bucket = format!("clips-{}", Uuid::now_v7().simple());
     if storage == Storage::S3 {
         let created = reqwest::Client::new()
@@ -119,8 +125,7 @@ async fn event_clip_story(storage: Storage) {
             .unwrap();
         assert!(created.status().is_success(), "creating bucket {bucket}");
     }
-    let app = spawn_app_with(Backend::Sqlite, |s| {
-        s.recorder.post_roll_secs = POST_ROLL;
+    let app = spawn_app_with(backend, |s| {
         if storage == Storage::S3 {
             s.storage_url = Some(format!("s3://{bucket}/household"));
             s.storage.s3_endpoint = Some(s3_endpoint());
@@ -128,6 +133,15 @@ async fn event_clip_story(storage: Storage) {
             s.storage.s3_access_key_id = Some("testing".into());
             s.storage.s3_secret_access_key = Some("testing".to_string().into());
         }
+        configure(s);
+    })
+    .await;
+    (app, bucket)
+}
+
+async fn event_clip_story(storage: Storage) {
+    let (app, bucket) = spawn_with_storage(storage, Backend::Sqlite, |s| {
+        s.recorder.post_roll_secs = POST_ROLL;
     })
     .await;
     let mut home = household(&app, "owner@example.com").await;
@@ -375,6 +389,8 @@ async fn retention_removes_old_clips_then_clips_over_quota_and_orphans(backend: 
                     bucket: store.bucket().to_string(),
                     content_type: "video/mp4".into(),
                     source: securecam_storage::RecordingSource::Recorder,
+                    size_bytes: None,
+                    duration_seconds: None,
                 },
                 made,
             )
@@ -435,4 +451,274 @@ async fn retention_removes_old_clips_then_clips_over_quota_and_orphans(backend: 
     // Nothing more to do.
     let again = retention::sweep(app.db.as_ref(), &store, &config, now).await;
     assert_eq!(again, SweepReport::default());
+}
+
+/// A short MP4 as a phone would record it (x264 through ffmpeg, `moov` first).
+fn phone_clip(dir: &std::path::Path) -> Vec<u8> {
+    let path = dir.join("phone.mp4");
+    securecam_tests::probe::run(std::process::Command::new("ffmpeg").args([
+        "-v",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=30",
+        "-t",
+        "3",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-movflags",
+        "+faststart",
+        path.to_str().unwrap(),
+    ]));
+    std::fs::read(&path).unwrap()
+}
+
+/// `PUT`s `body` to an upload URL.
+async fn put(url: &str, body: Vec<u8>) -> StatusCode {
+    reqwest::Client::new()
+        .put(url)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_camera_uploads_its_own_clip_to_local_disk() {
+    device_upload_story(Storage::LocalDisk).await;
+}
+
+#[tokio::test]
+async fn a_camera_uploads_its_own_clip_to_an_s3_bucket() {
+    device_upload_story(Storage::S3).await;
+}
+
+async fn device_upload_story(storage: Storage) {
+    let (app, _) = spawn_with_storage(storage, Backend::Sqlite, |_| {}).await;
+    let owner = app.sign_up("uploader@example.com").await;
+    let camera = app.create_device(&owner.token, "Porch", "camera").await;
+    let phone = app.create_device(&owner.token, "Phone", "viewer").await;
+    let mut phone_ws = app.connect_device(&phone.token).await;
+    let event = expect_json(
+        app.post(
+            "/api/v1/events",
+            Some(&camera.token),
+            &json!({"triggered_by": "motion"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await["event"]["id"]
+        .clone();
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = phone_clip(dir.path());
+    let ask = |body: Value, token: String| {
+        let app = &app;
+        async move {
+            app.post("/api/v1/recordings/uploads", Some(&token), &body)
+                .await
+        }
+    };
+    let good = json!({"event_id": event, "content_type": "video/mp4",
+                      "size_bytes": mp4.len(), "duration_seconds": 3.0});
+
+    // Only cameras upload; bad declarations are refused; another camera's event is 404.
+    let refused = ask(good.clone(), owner.token.clone()).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    for (body, code) in [
+        (
+            json!({"content_type": "video/webm", "size_bytes": 10, "duration_seconds": 1.0}),
+            "unsupported_content_type",
+        ),
+        (
+            json!({"content_type": "video/mp4", "size_bytes": 0, "duration_seconds": 1.0}),
+            "validation_failed",
+        ),
+        (
+            json!({"content_type": "video/mp4", "size_bytes": 10, "duration_seconds": -1.0}),
+            "validation_failed",
+        ),
+    ] {
+        securecam_tests::expect_problem(
+            ask(body, camera.token.clone()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+        )
+        .await;
+    }
+    let other = app.sign_up("other@example.com").await;
+    let other_camera = app.create_device(&other.token, "Gate", "camera").await;
+    securecam_tests::expect_problem(
+        ask(good.clone(), other_camera.token.clone()).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    let ticket = expect_json(ask(good, camera.token.clone()).await, StatusCode::CREATED).await;
+    assert_eq!(ticket["upload_method"], "PUT");
+    assert_eq!(ticket["recording"]["status"], "uploading");
+    assert_eq!(ticket["recording"]["event_id"], event);
+    let id = ticket["recording"]["id"].as_str().unwrap().to_string();
+    let url = ticket["upload_url"].as_str().unwrap().to_string();
+    let expires: chrono::DateTime<chrono::Utc> =
+        ticket["expires_at"].as_str().unwrap().parse().unwrap();
+    let left = expires - chrono::Utc::now();
+    assert!(left <= chrono::Duration::minutes(15) && left > chrono::Duration::minutes(14));
+    let complete = format!("/api/v1/recordings/{id}/complete");
+
+    // Nothing uploaded yet, then the wrong size: not available, and the camera may go on.
+    securecam_tests::expect_problem(
+        app.post(&complete, Some(&camera.token), &json!({})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "upload_missing",
+    )
+    .await;
+    if storage == Storage::LocalDisk {
+        // This server's upload URL takes no more than was declared.
+        let mut bigger = mp4.clone();
+        bigger.push(0);
+        assert_eq!(put(&url, bigger).await, StatusCode::PAYLOAD_TOO_LARGE);
+        let forged = url.replacen("token=", "token=x", 1);
+        assert_eq!(put(&forged, mp4.clone()).await, StatusCode::NOT_FOUND);
+    }
+    assert!(put(&url, mp4[..mp4.len() - 1].to_vec()).await.is_success());
+    securecam_tests::expect_problem(
+        app.post(&complete, Some(&camera.token), &json!({})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "upload_size_mismatch",
+    )
+    .await;
+
+    // The whole file: available, announced, and it plays.
+    assert!(put(&url, mp4.clone()).await.is_success());
+    securecam_tests::expect_problem(
+        app.post(&complete, Some(&other_camera.token), &json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let done = expect_json(
+        app.post(&complete, Some(&camera.token), &json!({})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(done["status"], "available");
+    assert_eq!(done["size_bytes"], json!(mp4.len()));
+    assert_eq!(done["duration_seconds"], 3.0);
+    let again = expect_json(
+        app.post(&complete, Some(&camera.token), &json!({})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(again["available_at"], done["available_at"]);
+    let announced = ws_next_of_type(&mut phone_ws, "recording.available").await;
+    assert_eq!(announced["recording"]["id"], json!(id));
+    let played = fetch(&app, done["playback_url"].as_str().unwrap(), None, None).await;
+    assert_eq!(played.status(), StatusCode::OK);
+    let body = played.bytes().await.unwrap();
+    assert!(
+        body[..] == mp4[..],
+        "the clip is the file the camera uploaded"
+    );
+    let path = dir.path().join("played.mp4");
+    std::fs::write(&path, &body).unwrap();
+    let probe = ffprobe_json(&path, &["-show_streams"]);
+    assert_eq!(probe["streams"][0]["codec_name"], "h264");
+    let actions = app.audit_actions(&owner.token).await;
+    assert!(
+        actions.iter().any(|a| a == "recording.upload"),
+        "{actions:?}"
+    );
+}
+
+// The recorder's own helpers: x264 access units, and recording them into an upload.
+#[path = "../../recorder/tests/common/mod.rs"]
+mod recorder_media;
+
+#[tokio::test]
+async fn after_a_crash_clips_are_finished_from_what_reached_storage() {
+    let mut app = securecam_tests::spawn_app(Backend::Sqlite).await;
+    let store = app.clip_store();
+    let owner = app.sign_up("crash@example.com").await;
+    let camera = app.create_device(&owner.token, "Porch", "camera").await;
+    let owner_id = Uuid::parse_str(&owner.id).unwrap();
+    let camera_id = Uuid::parse_str(&camera.id).unwrap();
+    let an_hour_ago = securecam_storage::now() - chrono::Duration::hours(1);
+    let new_clip = |id: Uuid| securecam_storage::NewRecording {
+        id,
+        owner_user_id: owner_id,
+        stream_session_id: None,
+        camera_device_id: Some(camera_id),
+        requester_device_id: None,
+        event_id: None,
+        object_key: store.object_key(owner_id, id),
+        bucket: store.bucket().to_string(),
+        content_type: "video/mp4".into(),
+        source: securecam_storage::RecordingSource::Recorder,
+        size_bytes: None,
+        duration_seconds: None,
+    };
+
+    // A clip whose recorder died with eight seconds on disk, and one that had stored nothing.
+    let salvaged = securecam_storage::new_id();
+    app.db
+        .create_recording(new_clip(salvaged), an_hour_ago)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = ["-g", "30", "-b:v", "2500k", "-vf", "noise=alls=40:allf=t"];
+    let units = recorder_media::x264_access_units_keyed(dir.path(), 10, &keys);
+    let mut upload = store
+        .begin(&store.object_key(owner_id, salvaged))
+        .await
+        .unwrap();
+    recorder_media::record(&units, 8, &mut upload).await;
+    std::mem::forget(upload);
+    let lost = securecam_storage::new_id();
+    app.db
+        .create_recording(new_clip(lost), an_hour_ago)
+        .await
+        .unwrap();
+
+    // The server starts again: its recorder finds both at once.
+    app.restart().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let status_of = |id: Uuid| {
+        let app = &app;
+        let token = owner.token.clone();
+        async move {
+            expect_json(
+                app.get(&format!("/api/v1/recordings/{id}"), Some(&token))
+                    .await,
+                StatusCode::OK,
+            )
+            .await
+        }
+    };
+    let (kept, failed) = loop {
+        let (kept, failed) = (status_of(salvaged).await, status_of(lost).await);
+        if kept["status"] != "recording" && failed["status"] != "recording" {
+            break (kept, failed);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{kept} {failed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(kept["status"], "available", "{kept}");
+    let duration = kept["duration_seconds"].as_f64().unwrap();
+    assert!((5.0..=8.0).contains(&duration), "{duration}");
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"]
+        .as_str()
+        .unwrap()
+        .contains("before the clip was stored"));
+    let played = fetch(&app, kept["playback_url"].as_str().unwrap(), None, None).await;
+    let path = dir.path().join("salvaged.mp4");
+    std::fs::write(&path, played.bytes().await.unwrap()).unwrap();
+    assert_decodes_cleanly(&path);
 }

@@ -6,7 +6,14 @@
 use std::path::Path;
 use std::process::Command;
 
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use securecam_recorder::camera::{CameraConfig, CameraRecorder, ClipKind, MediaIn, Output};
 use securecam_recorder::h264::{self, AccessUnit, NAL_AUD};
+use securecam_recorder::store::ClipUpload;
+use securecam_recorder::timeline::Track;
+use uuid::Uuid;
 
 // The ffprobe/ffmpeg checks are shared with the end-to-end tests (one file, no extra crate).
 #[path = "../../../tests/src/probe.rs"]
@@ -85,4 +92,41 @@ pub fn x264_access_units_keyed(dir: &Path, seconds: u32, keys: &[&str]) -> Vec<A
     cuts.windows(2)
         .map(|w| h264::access_unit(&stream[w[0]..w[1]]).unwrap())
         .collect()
+}
+
+/// An access unit back in Annex B, as the subscriber hands it over.
+pub fn annex_b(unit: &AccessUnit) -> Bytes {
+    let mut out = Vec::with_capacity(unit.sample.len());
+    let mut rest = &unit.sample[..];
+    while rest.len() >= 4 {
+        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(&rest[4..4 + len]);
+        rest = &rest[4 + len..];
+    }
+    Bytes::from(out)
+}
+
+/// Records the first `seconds` of `units` into `upload` (a keyframe every second, so a
+/// fragment a second); returns the upload still open, as a crash would find it.
+pub async fn record(units: &[AccessUnit], seconds: u32, upload: &mut ClipUpload) {
+    let mut core = CameraRecorder::new(CameraConfig::default());
+    let clip = Uuid::now_v7();
+    let t0 = Instant::now();
+    core.start_clip(clip, ClipKind::OnDemand, t0);
+    for (n, unit) in units.iter().take((seconds * FPS) as usize).enumerate() {
+        core.push(MediaIn {
+            track: Track::Video,
+            rtp: 10_000 + n as u64 * 3_000,
+            arrival: t0 + Duration::from_micros(n as u64 * 1_000_000 / FPS as u64),
+            data: annex_b(unit),
+            contiguous: true,
+        });
+        while let Some(output) = core.poll_output() {
+            if let Output::Bytes { bytes, .. } = output {
+                upload.write(bytes).await.unwrap();
+            }
+        }
+    }
+    upload.settle().await.unwrap();
 }

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod pairing;
 pub mod recordings;
 pub mod streams;
+pub mod uploads;
 pub mod ws;
 
 use axum::http::{Method, StatusCode, Uri};
@@ -107,6 +108,9 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
         .routes(routes!(recordings::list))
         .routes(routes!(recordings::get, recordings::delete))
         .routes(routes!(recordings::media))
+        .routes(routes!(uploads::create))
+        .routes(routes!(uploads::upload))
+        .routes(routes!(uploads::complete))
         .routes(routes!(notifications::list_deliveries))
         .routes(routes!(streams::create))
         .routes(routes!(streams::get, streams::end))

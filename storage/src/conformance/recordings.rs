@@ -24,6 +24,8 @@ fn clip(owner: Uuid, camera: Uuid, event: Option<Uuid>) -> NewRecording {
         bucket: "clips".into(),
         content_type: "video/mp4".into(),
         source: RecordingSource::Recorder,
+        size_bytes: None,
+        duration_seconds: None,
     }
 }
 
@@ -79,7 +81,7 @@ pub async fn recordings(db: &dyn Database) {
     // Progress keeps it fresh; crash recovery finds only clips whose row stopped moving.
     let t1 = t0 + Duration::seconds(2);
     assert!(db.recording_progress(first.id, 65_536, t1).await.unwrap());
-    let stale = |at| db.abandoned_recordings(at, 10);
+    let stale = |at| db.abandoned_recordings(at, RecordingSource::Recorder, 10);
     assert!(stale(t1).await.unwrap().is_empty(), "fresh at t1");
     let found = stale(t1 + Duration::seconds(1)).await.unwrap();
     assert_eq!(
@@ -335,4 +337,37 @@ pub async fn recordings(db: &dyn Database) {
     assert!(!past(t0 + Duration::days(1), Some(0))
         .await
         .contains(&writing.id));
+
+    // A device's own clip starts `uploading` with what it declared; recovery looks at device
+    // uploads and the recorder's clips separately.
+    let declared = NewRecording {
+        source: RecordingSource::Device,
+        size_bytes: Some(1234),
+        duration_seconds: Some(9.5),
+        ..clip(cy, cy_cam.id, None)
+    };
+    let upload = db.create_recording(declared, t0).await.unwrap();
+    assert_eq!(upload.status, RecordingStatus::Uploading);
+    assert_eq!(upload.source, RecordingSource::Device);
+    assert_eq!(
+        (upload.size_bytes, upload.duration_seconds),
+        (Some(1234), Some(9.5))
+    );
+    let later = t0 + Duration::hours(2);
+    let devices = db
+        .abandoned_recordings(later, RecordingSource::Device, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        devices.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![upload.id]
+    );
+    let recorders = db
+        .abandoned_recordings(later, RecordingSource::Recorder, 100)
+        .await
+        .unwrap();
+    assert!(recorders
+        .iter()
+        .all(|r| r.source == RecordingSource::Recorder));
+    assert!(recorders.iter().any(|r| r.id == writing.id));
 }

@@ -56,7 +56,11 @@ pub struct NewRecording {
     pub object_key: String,
     pub bucket: String,
     pub content_type: String,
+    /// `Device`: the row starts `uploading` (the device uploads a clip it wrote).
     pub source: RecordingSource,
+    /// What a device says it will upload (checked before the clip is `available`).
+    pub size_bytes: Option<i64>,
+    pub duration_seconds: Option<f64>,
 }
 
 /// Filters of `GET /api/v1/recordings`.

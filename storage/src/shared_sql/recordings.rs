@@ -38,10 +38,15 @@ macro_rules! impl_recording_store {
                 let sql = format!(
                     "INSERT INTO recordings (id, owner_user_id, stream_session_id, camera_device_id, \
                      requester_device_id, event_id, object_key, bucket, content_type, source, status, \
-                     created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'recording', $11, $11) \
+                     created_at, updated_at, size_bytes, duration_seconds) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) \
                      RETURNING {RECORDING_COLUMNS}"
                 );
+                // The recorder writes its clips; a device uploads one it wrote.
+                let status = match new.source {
+                    $crate::RecordingSource::Recorder => "recording",
+                    $crate::RecordingSource::Device => "uploading",
+                };
                 Ok(sqlx::query_as(&sql)
                     .bind(new.id)
                     .bind(new.owner_user_id)
@@ -53,7 +58,10 @@ macro_rules! impl_recording_store {
                     .bind(&new.bucket)
                     .bind(&new.content_type)
                     .bind(new.source.as_str())
+                    .bind(status)
                     .bind(now)
+                    .bind(new.size_bytes)
+                    .bind(new.duration_seconds)
                     .fetch_one(&self.pool)
                     .await?)
             }
@@ -268,16 +276,18 @@ macro_rules! impl_recording_store {
             async fn abandoned_recordings(
                 &self,
                 stale_before: chrono::DateTime<chrono::Utc>,
+                source: $crate::RecordingSource,
                 limit: u32,
             ) -> $crate::StorageResult<Vec<$crate::Recording>> {
                 use $crate::shared_sql::recordings::*;
                 let sql = format!(
                     "SELECT {RECORDING_COLUMNS} FROM recordings \
-                     WHERE status IN ('recording', 'uploading') AND updated_at < $1 \
-                     ORDER BY updated_at, id LIMIT $2"
+                     WHERE status IN ('recording', 'uploading') AND updated_at < $1 AND source = $2 \
+                     ORDER BY updated_at, id LIMIT $3"
                 );
                 Ok(sqlx::query_as(&sql)
                     .bind(stale_before)
+                    .bind(source.as_str())
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
                     .await?)
