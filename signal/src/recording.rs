@@ -7,7 +7,8 @@ use securecam_media_relay::token::Direction;
 use securecam_recorder::service::{ClipRequest, RecorderHandle, RecorderInput, RecorderReport};
 use securecam_recorder::store::ClipStore;
 use securecam_storage::{
-    new_id, now, Event, NewAuditLog, Recording, RecordingStatus, StreamReason, StreamSession,
+    new_id, now, Command, Event, EventViewer, NewAuditLog, PageRequest, Recording, RecordingFilter,
+    RecordingSource, RecordingStatus, StreamReason, StreamSession,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -147,6 +148,77 @@ pub async fn session_opened(state: &AppState, session: &StreamSession) {
         ..ClipRequest::new(clips, camera, session.owner_user_id)
     };
     start_clip(state, recorder, clips, request).await;
+}
+
+/// `start_recording` sent to a camera: the recorder records it, under a `recording` session
+/// of the sender's, until `stop_recording` (or the recording's maximum length).
+pub async fn start_commanded(state: &AppState, sender: &Sender, command: &Command) {
+    if state.media().recorder.is_none() {
+        return;
+    }
+    let audit = NewAuditLog::new("stream.start")
+        .actor_device(sender.device_id)
+        .ip(sender.ip.clone())
+        .metadata(json!({"reason": StreamReason::Recording, "command_id": command.id}));
+    match streams::open_session(
+        state,
+        sender.user_id,
+        command.target_device_id,
+        sender.device_id,
+        StreamReason::Recording,
+        sender.clone(),
+        audit,
+    )
+    .await
+    {
+        Ok(session) => session_opened(state, &session).await,
+        Err(err) => {
+            tracing::warn!(command_id = %command.id, error = ?err, "start_recording: could not open a recording session")
+        }
+    }
+}
+
+/// `stop_recording` sent to a camera: its recordings started by hand end now.
+pub async fn stop_commanded(state: &AppState, command: &Command) {
+    let camera = command.target_device_id;
+    let owner = EventViewer {
+        user_id: command.owner_user_id,
+        device_id: None,
+    };
+    let filter = RecordingFilter {
+        camera_device_id: Some(camera),
+        ..Default::default()
+    };
+    let running = match state
+        .db()
+        .list_recordings(owner, filter, PageRequest::first(200))
+        .await
+    {
+        Ok(page) => page.items,
+        Err(err) => {
+            tracing::warn!(camera_id = %camera, error = %err, "stop_recording: could not list recordings");
+            return;
+        }
+    };
+    for recording in running {
+        let by_hand = recording.status == RecordingStatus::Recording
+            && recording.event_id.is_none()
+            && recording.source == RecordingSource::Recorder;
+        let Some(session) = recording.stream_session_id.filter(|_| by_hand) else {
+            continue;
+        };
+        match state
+            .db()
+            .close_stream_session(session, "recording_stopped", now())
+            .await
+        {
+            Ok(Some(closed)) => streams::announce(state, &[closed]),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(session_id = %session, error = %err, "stop_recording: could not end a session")
+            }
+        }
+    }
 }
 
 /// A session ended: an on-demand recording under it stops.

@@ -722,3 +722,114 @@ async fn after_a_crash_clips_are_finished_from_what_reached_storage() {
     std::fs::write(&path, played.bytes().await.unwrap()).unwrap();
     assert_decodes_cleanly(&path);
 }
+
+/// Polls the camera's clips started by hand until `n` of them are finished.
+async fn finished_by_hand(app: &TestApp, token: &str, camera: &str, n: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = expect_json(
+            app.get(
+                &format!("/api/v1/recordings?camera_device_id={camera}"),
+                Some(token),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        let clips: Vec<Value> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["event_id"].is_null())
+            .cloned()
+            .collect();
+        let done = clips
+            .iter()
+            .filter(|c| c["status"] != "recording" && c["status"] != "uploading")
+            .count();
+        if clips.len() == n && done == n {
+            return clips;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn recordings_by_hand_run_from_start_to_stop() {
+    let app = securecam_tests::spawn_app(Backend::Sqlite).await;
+    let mut home = household(&app, "hand@example.com").await;
+    let _camera = home.publish(&app).await;
+    wait_for_status(&mut home.phone_ws, "live").await;
+
+    // A stream session with reason `recording` is recorded until it is ended.
+    let session = expect_json(
+        app.post(
+            "/api/v1/stream-sessions",
+            Some(&home.owner.token),
+            &json!({"camera_device_id": home.camera.device.id,
+                    "requester_device_id": home.phone.id, "reason": "recording"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ended = app
+        .delete(
+            &format!(
+                "/api/v1/stream-sessions/{}",
+                session["id"].as_str().unwrap()
+            ),
+            Some(&home.owner.token),
+        )
+        .await;
+    assert!(ended.status().is_success());
+    let clips = finished_by_hand(&app, &home.owner.token, &home.camera.device.id, 1).await;
+    assert_eq!(clips[0]["status"], "available", "{}", clips[0]);
+    assert_eq!(clips[0]["stream_session_id"], session["id"]);
+    assert_eq!(clips[0]["requester_device_id"], json!(home.phone.id));
+    let duration = clips[0]["duration_seconds"].as_f64().unwrap();
+    assert!((2.0..=3.5).contains(&duration), "{duration}");
+
+    // `start_recording` and `stop_recording` sent to the camera do the same (and reach it).
+    let command = |kind: &str| {
+        let app = &app;
+        let (token, camera) = (home.owner.token.clone(), home.camera.device.id.clone());
+        let kind = kind.to_string();
+        async move {
+            expect_json(
+                app.post(
+                    &format!("/api/v1/devices/{camera}/commands"),
+                    Some(&token),
+                    &json!({"command_type": kind}),
+                )
+                .await,
+                StatusCode::ACCEPTED,
+            )
+            .await
+        }
+    };
+    command("start_recording").await;
+    let delivered = ws_next_of_type(&mut home.camera.ws, "command").await;
+    assert_eq!(delivered["command"]["command_type"], "start_recording");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    command("stop_recording").await;
+    let clips = finished_by_hand(&app, &home.owner.token, &home.camera.device.id, 2).await;
+    let newest = &clips[0];
+    assert_eq!(newest["status"], "available", "{newest}");
+    let duration = newest["duration_seconds"].as_f64().unwrap();
+    assert!((2.0..=3.5).contains(&duration), "{duration}");
+    // Its session ended with it: the camera is needed by no one but the phone's live view.
+    let sid = newest["stream_session_id"].as_str().unwrap();
+    let session = expect_json(
+        app.get(
+            &format!("/api/v1/stream-sessions/{sid}"),
+            Some(&home.owner.token),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(session["status"], "ended", "{session}");
+}

@@ -130,7 +130,18 @@ pub async fn send(
             return Err(SendError::InvalidIdempotencyKey);
         }
     }
-    store(state, sender, request, payload).await
+    let sent = store(state, sender.clone(), request, payload).await?;
+    if !sent.replayed {
+        // The camera hears of it too (it may record on its own); the recorder records.
+        match sent.command.command_type.as_str() {
+            "start_recording" => {
+                crate::recording::start_commanded(state, &sender, &sent.command).await
+            }
+            "stop_recording" => crate::recording::stop_commanded(state, &sent.command).await,
+            _ => {}
+        }
+    }
+    Ok(sent)
 }
 
 /// Stores and announces a command the server issues (`start_stream`, `stop_stream`), whose
