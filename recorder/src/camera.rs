@@ -121,8 +121,13 @@ pub struct CameraRecorder {
     /// After a loss, video waits for a keyframe (what follows a gap does not decode).
     video_broken: bool,
     keyframe_owed: bool,
-    /// Wall-clock arrival of the newest frame, to tell a stalled stream.
+    /// Wall-clock arrival of the newest frame (the core's clock).
     last_arrival: Option<Instant>,
+    /// Arrival of the newest video frame clips took, to tell a stalled stream (audio alone,
+    /// or video dropped while broken, closes no clip).
+    last_video_arrival: Option<Instant>,
+    /// When a keyframe was last asked for after a loss (repeated until one comes).
+    last_keyframe_ask: Option<Instant>,
     clips: Vec<Active>,
     outputs: VecDeque<Output>,
     stats: CameraStats,
@@ -139,6 +144,8 @@ impl CameraRecorder {
             video_broken: false,
             keyframe_owed: false,
             last_arrival: None,
+            last_video_arrival: None,
+            last_keyframe_ask: None,
             clips: Vec::new(),
             outputs: VecDeque::new(),
             stats: CameraStats::default(),
@@ -175,7 +182,11 @@ impl CameraRecorder {
 
     /// Whether to send the camera a keyframe request (PLI) now.
     pub fn wants_keyframe(&mut self) -> bool {
-        let wanted = std::mem::take(&mut self.keyframe_owed) || self.preroll.wants_keyframe();
+        let owed = std::mem::take(&mut self.keyframe_owed);
+        if owed {
+            self.last_keyframe_ask = self.last_arrival;
+        }
+        let wanted = owed || self.preroll.wants_keyframe();
         if wanted {
             self.stats.keyframe_requests += 1;
         }
@@ -260,6 +271,16 @@ impl CameraRecorder {
             .get_or_insert_with(|| Timeline::new(media.arrival));
         let ticks = timeline.place(media.track, media.rtp, media.arrival);
         self.last_arrival = Some(media.arrival);
+        // Broken video asks for a keyframe again and again until one comes: a lost request
+        // must not leave the stream undecodable.
+        let retry = self.config.preroll.request_retry;
+        if self.video_broken
+            && self
+                .last_keyframe_ask
+                .is_none_or(|asked| media.arrival.saturating_duration_since(asked) >= retry)
+        {
+            self.keyframe_owed = true;
+        }
         let frame = match media.track {
             Track::Audio => {
                 self.stats.audio_frames += 1;
@@ -280,6 +301,9 @@ impl CameraRecorder {
                 }
             },
         };
+        if frame.track == Track::Video {
+            self.last_video_arrival = Some(media.arrival);
+        }
         let started_here = frame.is_video_keyframe();
         let audio = self.audio_track();
         for index in 0..self.clips.len() {
@@ -373,7 +397,7 @@ impl CameraRecorder {
             index += 1;
         }
         let stalled = self
-            .last_arrival
+            .last_video_arrival
             .is_none_or(|last| now.saturating_duration_since(last) >= self.config.stall_grace);
         if stalled {
             let grace = self.config.stall_grace;
@@ -419,6 +443,8 @@ impl CameraRecorder {
         self.preroll = Preroll::new(self.config.preroll);
         self.video_broken = false;
         self.last_arrival = None;
+        self.last_video_arrival = None;
+        self.last_keyframe_ask = None;
     }
 
     /// Closes every clip (the recorder shuts down).
@@ -678,10 +704,20 @@ mod tests {
             contiguous: true,
         });
         assert_eq!(core.stats().dropped_frames, dropped + 2, "still broken");
+        assert!(!core.wants_keyframe(), "asked 33 ms ago");
+        // The request got lost: half a second later it is asked again.
+        core.push(MediaIn {
+            track: Track::Audio,
+            rtp: camera.audio_rtp,
+            arrival: camera.now + Duration::from_millis(520),
+            data: Bytes::from_static(&[0xfc, 0xff, 0xfe]),
+            contiguous: true,
+        });
+        assert!(core.wants_keyframe(), "asked again while still broken");
         core.push(MediaIn {
             track: Track::Video,
-            rtp: camera.video_rtp + 6_000,
-            arrival: camera.now + FRAME * 2,
+            rtp: camera.video_rtp + 54_000,
+            arrival: camera.now + Duration::from_millis(600),
             data: access_unit_bytes(true),
             contiguous: true,
         });

@@ -8,7 +8,7 @@
 //! - The service task takes [`RecorderInput`]s (from signal, in this process or through the
 //!   bus) and reports finished clips as [`RecorderReport`]s.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -134,6 +134,10 @@ pub enum RecorderInput {
     StopSession {
         session: Uuid,
     },
+    /// The clip was deleted while it was recorded: it stops now (its object is removed).
+    StopClip {
+        recording: Uuid,
+    },
 }
 
 impl std::fmt::Debug for RecorderInput {
@@ -159,6 +163,10 @@ impl std::fmt::Debug for RecorderInput {
                 .debug_struct("StopSession")
                 .field("session", session)
                 .finish(),
+            RecorderInput::StopClip { recording } => f
+                .debug_struct("StopClip")
+                .field("recording", recording)
+                .finish(),
         }
     }
 }
@@ -167,7 +175,9 @@ impl std::fmt::Debug for RecorderInput {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecorderReport {
     /// A clip ended: `available` or `failed`. Its stream session, if any, is no longer needed.
-    Finished { recording: Recording },
+    Finished { recording: Box<Recording> },
+    /// A clip that was deleted while it was recorded ended: its session is no longer needed.
+    SessionDone { session: Uuid },
 }
 
 /// How the rest of the process talks to the recorder.
@@ -245,22 +255,32 @@ impl RecorderTask {
         recovery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut retention = tokio::time::interval(self.service.shared.config.retention_interval);
         retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut housekeeping = Housekeeping::default();
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = recovery.tick() => recover_abandoned(&self.service.shared).await,
-                _ = retention.tick() => {
-                    let shared = &self.service.shared;
-                    let report = crate::retention::sweep(
-                        shared.db.as_ref(),
-                        &shared.store,
-                        &shared.config.retention,
-                        now(),
-                    )
-                    .await;
-                    if report != Default::default() {
-                        tracing::info!(?report, "retention sweep");
-                    }
+                // Both run beside the inputs, never in their way (one of each at a time).
+                _ = recovery.tick(), if housekeeping.recovery.as_ref().is_none_or(|t| t.is_finished()) => {
+                    let shared = self.service.shared.clone();
+                    let live: HashSet<Uuid> = self.service.clips.keys().copied().collect();
+                    housekeeping.recovery = Some(tokio::spawn(async move {
+                        recover_abandoned(&shared, &live).await;
+                    }));
+                }
+                _ = retention.tick(), if housekeeping.retention.as_ref().is_none_or(|t| t.is_finished()) => {
+                    let shared = self.service.shared.clone();
+                    housekeeping.retention = Some(tokio::spawn(async move {
+                        let report = crate::retention::sweep(
+                            shared.db.as_ref(),
+                            &shared.store,
+                            &shared.config.retention,
+                            now(),
+                        )
+                        .await;
+                        if report != Default::default() {
+                            tracing::info!(?report, "retention sweep");
+                        }
+                    }));
                 }
                 input = self.inputs.recv() => match input {
                     Some(input) => self.service.handle(input).await,
@@ -271,12 +291,25 @@ impl RecorderTask {
                 }
             }
         }
+        for task in [housekeeping.recovery, housekeeping.retention]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
+        }
         self.service.cameras.clear();
         let drain = async { while self.service.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
             tracing::warn!("recorder: clips still uploading at shutdown were cut off");
         }
     }
+}
+
+/// The sweeps running beside the service loop.
+#[derive(Default)]
+struct Housekeeping {
+    recovery: Option<tokio::task::JoinHandle<()>>,
+    retention: Option<tokio::task::JoinHandle<()>>,
 }
 
 struct ClipEntry {
@@ -319,6 +352,11 @@ impl Service {
                     self.send_to_camera(camera, CameraMsg::EndEvent { clip });
                 }
             }
+            RecorderInput::StopClip { recording } => {
+                if let Some(camera) = self.clips.get(&recording).map(|c| c.camera) {
+                    self.send_to_camera(camera, CameraMsg::Stop { clip: recording });
+                }
+            }
             RecorderInput::StopSession { session } => {
                 let clips: Vec<(Uuid, Uuid)> = self
                     .clips
@@ -342,8 +380,9 @@ impl Service {
         let shared = self.shared.clone();
         let done = self.done_tx.clone();
         let key = request.object_key.clone();
+        let session = request.session_id;
         self.tasks.spawn(async move {
-            clip_task(shared, id, key, rx).await;
+            clip_task(shared, id, key, session, rx).await;
             let _ = done.send(id);
         });
         self.clips.insert(
@@ -526,7 +565,13 @@ fn dispatch(
 
 /// One clip: uploads its bytes as they come and keeps its row (fresh every
 /// `progress_interval`, even while it waits for the camera: crash recovery leaves it alone).
-async fn clip_task(shared: Shared, id: Uuid, key: String, mut inbox: mpsc::Receiver<ClipMsg>) {
+async fn clip_task(
+    shared: Shared,
+    id: Uuid,
+    key: String,
+    session: Option<Uuid>,
+    mut inbox: mpsc::Receiver<ClipMsg>,
+) {
     let mut upload: Option<ClipUpload> = None;
     let mut heartbeat = tokio::time::interval(shared.config.progress_interval);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -585,25 +630,44 @@ async fn clip_task(shared: Shared, id: Uuid, key: String, mut inbox: mpsc::Recei
             RecordingResult::Failed { error }
         }
     };
-    finish(&shared, id, result).await;
+    finish(&shared, id, Some((&key, session)), result).await;
 }
 
-/// Writes a clip's outcome and reports it.
-async fn finish(shared: &Shared, id: Uuid, result: RecordingResult) {
+/// Writes a clip's outcome and reports it. A clip whose row had already ended (deleted
+/// while it was recorded) has its object removed; its session is released either way.
+async fn finish(
+    shared: &Shared,
+    id: Uuid,
+    clip: Option<(&str, Option<Uuid>)>,
+    result: RecordingResult,
+) {
+    let released = clip.and_then(|(_, session)| session);
     match shared.db.finish_recording(id, result, now()).await {
         Ok(Some(recording)) => {
-            let _ = shared.reports.send(RecorderReport::Finished { recording });
+            let _ = shared.reports.send(RecorderReport::Finished {
+                recording: Box::new(recording),
+            });
+            return;
         }
-        Ok(None) => {}
+        Ok(None) => {
+            if let Some((key, _)) = clip {
+                if let Err(err) = shared.store.delete(key).await {
+                    tracing::warn!(recording_id = %id, error = %err, "could not remove the object of a deleted clip");
+                }
+            }
+        }
         Err(err) => {
             tracing::warn!(recording_id = %id, error = %err, "could not finish a clip's row")
         }
+    }
+    if let Some(session) = released {
+        let _ = shared.reports.send(RecorderReport::SessionDone { session });
     }
 }
 
 /// Clips whose writer is gone (their rows stopped moving) are finalized with what reached
 /// storage, or failed.
-async fn recover_abandoned(shared: &Shared) {
+async fn recover_abandoned(shared: &Shared, live: &HashSet<Uuid>) {
     let stale = chrono::Duration::from_std(shared.config.progress_interval * 3)
         .unwrap_or(chrono::Duration::seconds(15));
     let abandoned = match shared
@@ -617,10 +681,11 @@ async fn recover_abandoned(shared: &Shared) {
             return;
         }
     };
-    for recording in abandoned {
+    // A clip of this recorder whose row is quiet only because storage is slow is not abandoned.
+    for recording in abandoned.into_iter().filter(|r| !live.contains(&r.id)) {
         let result = crate::recovery::recover(&shared.store, &recording).await;
         tracing::info!(recording_id = %recording.id, ?result, "recovered an abandoned clip");
-        finish(shared, recording.id, result).await;
+        finish(shared, recording.id, None, result).await;
     }
     // Devices' uploads whose URL expired (15 minutes) without `complete`.
     let expired = match shared
@@ -636,7 +701,7 @@ async fn recover_abandoned(shared: &Shared) {
     };
     for recording in expired {
         let result = crate::recovery::settle_device_upload(&shared.store, &recording).await;
-        finish(shared, recording.id, result).await;
+        finish(shared, recording.id, None, result).await;
     }
 }
 

@@ -25,6 +25,9 @@ pub enum SubscribeError {
     Other(String),
 }
 
+/// A leg whose ICE stays disconnected this long is given up.
+const DISCONNECTED_GIVE_UP: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn other(e: impl std::fmt::Display) -> SubscribeError {
     SubscribeError::Other(e.to_string())
 }
@@ -40,6 +43,8 @@ pub struct Subscription {
     location: String,
     connected: bool,
     dead: bool,
+    /// ICE lost the relay at this time; it may come back (consent can recover).
+    disconnected_since: Option<Instant>,
 }
 
 impl Subscription {
@@ -98,6 +103,7 @@ impl Subscription {
             location,
             connected: false,
             dead: false,
+            disconnected_since: None,
         })
     }
 
@@ -105,9 +111,13 @@ impl Subscription {
         self.connected
     }
 
-    /// The leg is over (ICE gave up, or str0m failed).
+    /// The leg is over (ICE lost the relay for good, or str0m failed).
     pub fn is_dead(&self) -> bool {
-        self.dead || !self.rtc.is_alive()
+        self.dead
+            || !self.rtc.is_alive()
+            || self
+                .disconnected_since
+                .is_some_and(|at| at.elapsed() >= DISCONNECTED_GIVE_UP)
     }
 
     /// Waits for the next datagram.
@@ -152,8 +162,11 @@ impl Subscription {
                 Ok(Output::Event(event)) => match event {
                     Event::Connected => self.connected = true,
                     Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                        self.dead = true;
+                        self.disconnected_since.get_or_insert_with(Instant::now);
                     }
+                    Event::IceConnectionStateChange(
+                        IceConnectionState::Connected | IceConnectionState::Completed,
+                    ) => self.disconnected_since = None,
                     Event::MediaData(data) => {
                         let track = if data.mid == self.video_mid {
                             Track::Video

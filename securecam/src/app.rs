@@ -57,6 +57,9 @@ pub struct Application {
     relay: Option<RelayParts>,
     /// The recorder's task and its reports (for signal in this process).
     recorder: Option<(RecorderTask, mpsc::UnboundedReceiver<RecorderReport>)>,
+    /// For a recorder without signal in its process: signal's state, to hear the bus and
+    /// announce clips through it (it serves no routes).
+    reporter: Option<AppState>,
 }
 
 struct RelayParts {
@@ -160,10 +163,10 @@ impl Application {
         let mut recorder_parts = None;
         let mut recorder_handle = None;
         if let (true, Some(clips)) = (components.contains(&Component::Recorder), &clips) {
-            if !components.contains(&Component::Signal) {
+            if !components.contains(&Component::Signal) && db.pubsub().is_none() {
                 tracing::warn!(
-                    "the recorder runs without signal in this process: in this version it only \
-                     hears of cameras and events from a signal in the same process"
+                    "the recorder runs without signal on a database with no bus (SQLite): it \
+                     will hear of no camera or event; use PostgreSQL"
                 );
             }
             let (reports, reports_rx) = mpsc::unbounded_channel();
@@ -183,6 +186,18 @@ impl Application {
             relay: relay.as_ref().map(|parts| parts.handle.clone()),
             recorder: recorder_handle,
             clips,
+            // The relay's routes are served by this process's HTTP server.
+            local_relay: relay
+                .as_ref()
+                .zip(listener.local_addr().ok())
+                .map(|(parts, bound)| {
+                    let ip = match bound.ip() {
+                        ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+                        ip => ip,
+                    };
+                    let local = SocketAddr::new(ip, bound.port());
+                    (parts.identity.id, format!("http://{local}"))
+                }),
         };
 
         let mut router = Router::new().merge(ops::router(
@@ -197,6 +212,17 @@ impl Application {
                 verifying_key: keys.media_signing.verifying_key(),
                 ice_links: Arc::new(move |device| links.ice_links(device, chrono::Utc::now())),
             }));
+        }
+        // A recorder without signal in its process still speaks signal's language on the bus:
+        // it hears of cameras and events there and announces its clips through it.
+        let mut reporter = None;
+        if components.contains(&Component::Recorder) && !components.contains(&Component::Signal) {
+            reporter = Some(AppState::new(
+                db.clone(),
+                settings.signal_config(),
+                Arc::new(LogMailer),
+                media.clone(),
+            )?);
         }
         let mut signal = None;
         if components.contains(&Component::Signal) {
@@ -243,6 +269,7 @@ impl Application {
             signal,
             relay,
             recorder: recorder_parts,
+            reporter,
         })
     }
 
@@ -280,7 +307,7 @@ impl Application {
             }))
         });
         // Other signal nodes on the same PostgreSQL (a no-op on SQLite).
-        let bus_listener = self.signal.clone().map(|state| {
+        let bus_listener = self.signal.clone().or(self.reporter.clone()).map(|state| {
             let mut stop = stop_rx.clone();
             tokio::spawn(securecam_signal::bus::listen(state, async move {
                 let _ = stop.changed().await;
@@ -319,7 +346,7 @@ impl Application {
             relay_tasks.push(tokio::spawn(task.run(async move {
                 let _ = stop.changed().await;
             })));
-            let signal = self.signal.clone();
+            let signal = self.signal.clone().or(self.reporter.clone());
             // Ends when the recorder's task does (it holds the sending side).
             relay_tasks.push(tokio::spawn(async move {
                 while let Some(report) = reports.recv().await {

@@ -76,6 +76,8 @@ pub enum BusMessage {
     MediaSessionEnded {
         session: Uuid,
     },
+    /// For the recorder, when it runs in a process of its own.
+    Recorder(securecam_recorder::service::RecorderInput),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -259,6 +261,11 @@ async fn apply(state: &AppState, message: BusMessage) {
         BusMessage::MediaSessionEnded { session } => {
             if let Some(relay) = &state.media().relay {
                 relay.end_session(session);
+            }
+        }
+        BusMessage::Recorder(input) => {
+            if let Some(recorder) = &state.media().recorder {
+                recorder.send(input);
             }
         }
     }

@@ -44,6 +44,10 @@ pub struct SignalConfig {
     /// A relay not heard from for this many seconds gets no new streams, and its open
     /// sessions end (`relay_lost`).
     pub relay_stale_secs: u64,
+    /// The recorder runs in another process (on the same PostgreSQL): signal tells it about
+    /// cameras, events and recordings over the bus. Without it, and with no recorder in this
+    /// process, nothing is recorded.
+    pub remote_recorder: bool,
 }
 
 impl SignalConfig {
@@ -87,6 +91,7 @@ impl Default for SignalConfig {
             stream_publish_timeout_secs: 20,
             stream_idle_stop_secs: 30,
             relay_stale_secs: 15,
+            remote_recorder: false,
         }
     }
 }

@@ -39,6 +39,10 @@ pub struct MediaConfig {
     pub recorder: Option<RecorderHandle>,
     /// Where clips are stored: for playback, deletion and device uploads.
     pub clips: Option<ClipStore>,
+    /// The relay in this process (its id in `relay_nodes`) and a loopback URL of its HTTP
+    /// side: the recorder in this process watches through it rather than through the public
+    /// URL, which a host behind NAT may not reach from inside.
+    pub local_relay: Option<(Uuid, String)>,
 }
 
 impl std::fmt::Debug for MediaConfig {
@@ -71,6 +75,7 @@ impl MediaConfig {
             relay: None,
             recorder: None,
             clips: None,
+            local_relay: None,
         }
     }
 

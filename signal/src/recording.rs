@@ -13,11 +13,35 @@ use securecam_storage::{
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::bus::BusMessage;
 use crate::commands::service::Sender;
 use crate::fanout::to_camera_audience;
 use crate::state::AppState;
 use crate::streams;
 use crate::ws::protocol::ServerMessage;
+
+/// Where the recorder is: in this process, or in another one reached over the bus.
+enum Link<'a> {
+    Local(&'a RecorderHandle),
+    Remote,
+}
+
+fn link(state: &AppState) -> Option<Link<'_>> {
+    match &state.media().recorder {
+        Some(handle) => Some(Link::Local(handle)),
+        None if state.config().remote_recorder && state.bus().is_multi_node() => Some(Link::Remote),
+        None => None,
+    }
+}
+
+impl Link<'_> {
+    fn send(&self, state: &AppState, input: RecorderInput) {
+        match self {
+            Link::Local(handle) => handle.send(input),
+            Link::Remote => state.bus().publish(BusMessage::Recorder(input)),
+        }
+    }
+}
 
 /// Why the recorder's session of a finished clip ends.
 const CLIP_DONE: &str = "recording_finished";
@@ -25,7 +49,7 @@ const CLIP_DONE: &str = "recording_finished";
 /// The relay has the camera's stream: the recorder watches it through the relay that carries
 /// it, with a subscribe token of its own (a session no client holds).
 pub async fn camera_live(state: &AppState, camera: Uuid, stream: &str) {
-    let Some(recorder) = &state.media().recorder else {
+    let Some(recorder) = link(state) else {
         return;
     };
     let at = now();
@@ -41,33 +65,37 @@ pub async fn camera_live(state: &AppState, camera: Uuid, stream: &str) {
             return;
         }
     };
-    let endpoint = format!(
-        "{}/media/whep/{stream}",
-        relay.public_url.trim_end_matches('/')
-    );
+    // A recorder in this process watches a relay in this process over loopback.
+    let base = match (&recorder, &state.media().local_relay) {
+        (Link::Local(_), Some((id, local))) if *id == relay.id => local.as_str(),
+        _ => relay.public_url.as_str(),
+    };
+    let endpoint = format!("{}/media/whep/{stream}", base.trim_end_matches('/'));
     let token = state
         .media()
         .token(camera, stream, Direction::Subscribe, new_id(), at);
-    recorder.send(RecorderInput::CameraLive {
-        camera,
-        endpoint,
-        token,
-    });
+    recorder.send(
+        state,
+        RecorderInput::CameraLive {
+            camera,
+            endpoint,
+            token,
+        },
+    );
 }
 
 /// The camera's stream is closed.
 pub fn camera_gone(state: &AppState, camera: Uuid) {
-    if let Some(recorder) = &state.media().recorder {
-        recorder.send(RecorderInput::CameraGone { camera });
+    if let Some(recorder) = link(state) {
+        recorder.send(state, RecorderInput::CameraGone { camera });
     }
 }
 
 /// An event started: its clip is recorded, under a session of its own that makes the camera
 /// publish if it does not yet.
 pub async fn event_started(state: &AppState, event: &Event) {
-    let media = state.media();
     let (Some(recorder), Some(clips), Some(camera)) =
-        (&media.recorder, &media.clips, event.device_id)
+        (link(state), &state.media().clips, event.device_id)
     else {
         return;
     };
@@ -106,18 +134,13 @@ pub async fn event_started(state: &AppState, event: &Event) {
 }
 
 /// Stores the clip's row, then asks the recorder for it.
-async fn start_clip(
-    state: &AppState,
-    recorder: &RecorderHandle,
-    clips: &ClipStore,
-    request: ClipRequest,
-) {
+async fn start_clip(state: &AppState, recorder: Link<'_>, clips: &ClipStore, request: ClipRequest) {
     match state
         .db()
         .create_recording(request.new_recording(clips), now())
         .await
     {
-        Ok(_) => recorder.send(RecorderInput::StartClip(request)),
+        Ok(_) => recorder.send(state, RecorderInput::StartClip(request)),
         Err(err) => {
             tracing::warn!(camera_id = %request.camera, error = %err, "could not store a new clip")
         }
@@ -126,16 +149,15 @@ async fn start_clip(
 
 /// An event ended: its clip ends a post-roll later.
 pub fn event_ended(state: &AppState, event: &Event) {
-    if let Some(recorder) = &state.media().recorder {
-        recorder.send(RecorderInput::EndEvent { event: event.id });
+    if let Some(recorder) = link(state) {
+        recorder.send(state, RecorderInput::EndEvent { event: event.id });
     }
 }
 
 /// A session opened for a recording by hand (`reason: recording`) is recorded until it ends.
 pub async fn session_opened(state: &AppState, session: &StreamSession) {
-    let media = state.media();
     let (Some(recorder), Some(clips), Some(camera)) =
-        (&media.recorder, &media.clips, session.camera_device_id)
+        (link(state), &state.media().clips, session.camera_device_id)
     else {
         return;
     };
@@ -153,7 +175,7 @@ pub async fn session_opened(state: &AppState, session: &StreamSession) {
 /// `start_recording` sent to a camera: the recorder records it, under a `recording` session
 /// of the sender's, until `stop_recording` (or the recording's maximum length).
 pub async fn start_commanded(state: &AppState, sender: &Sender, command: &Command) {
-    if state.media().recorder.is_none() {
+    if link(state).is_none() {
         return;
     }
     let audit = NewAuditLog::new("stream.start")
@@ -221,26 +243,49 @@ pub async fn stop_commanded(state: &AppState, command: &Command) {
     }
 }
 
+/// A clip was deleted: should it still be recording, it stops (and its object goes).
+pub fn clip_deleted(state: &AppState, recording: &Recording) {
+    if recording.status != RecordingStatus::Recording {
+        return;
+    }
+    if let Some(recorder) = link(state) {
+        recorder.send(
+            state,
+            RecorderInput::StopClip {
+                recording: recording.id,
+            },
+        );
+    }
+}
+
 /// A session ended: an on-demand recording under it stops.
 pub fn session_ended(state: &AppState, session: &StreamSession) {
     if session.reason != StreamReason::Recording {
         return;
     }
-    if let Some(recorder) = &state.media().recorder {
-        recorder.send(RecorderInput::StopSession {
-            session: session.id,
-        });
+    if let Some(recorder) = link(state) {
+        recorder.send(
+            state,
+            RecorderInput::StopSession {
+                session: session.id,
+            },
+        );
     }
 }
 
-/// Tells the camera's audience that a clip can be played.
+/// Tells the camera's audience that a clip can be played. The message goes to the owner's
+/// and linked devices alike, so it carries no `playback_url` (each is signed for one
+/// viewer): a device gets its own with `GET /api/v1/recordings/{id}`.
 pub async fn announce_available(state: &AppState, recording: &Recording) {
     if recording.status != RecordingStatus::Available {
         return;
     }
     if let Some(camera) = recording.camera_device_id {
         let message = ServerMessage::RecordingAvailable {
-            recording: crate::routes::recordings::RecordingView::new(state, recording.clone()),
+            recording: crate::routes::recordings::RecordingView {
+                recording: recording.clone(),
+                playback_url: None,
+            },
         };
         to_camera_audience(state, recording.owner_user_id, camera, true, &message).await;
     }
@@ -249,9 +294,14 @@ pub async fn announce_available(state: &AppState, recording: &Recording) {
 /// What the recorder reports: a clip that became available is announced to the camera's
 /// audience; the session that kept the camera publishing for it ends.
 pub async fn on_report(state: &AppState, report: RecorderReport) {
-    let RecorderReport::Finished { recording } = report;
-    announce_available(state, &recording).await;
-    if let Some(session) = recording.stream_session_id {
+    let session = match report {
+        RecorderReport::Finished { recording } => {
+            announce_available(state, &recording).await;
+            recording.stream_session_id
+        }
+        RecorderReport::SessionDone { session } => Some(session),
+    };
+    if let Some(session) = session {
         match state
             .db()
             .close_stream_session(session, CLIP_DONE, now())

@@ -202,7 +202,8 @@ async fn event_clip_story(storage: Storage) {
     // The owner's phone was told, with a URL to play it.
     let announced = ws_next_of_type(&mut home.phone_ws, "recording.available").await;
     assert_eq!(announced["recording"]["id"], clip["id"]);
-    assert!(announced["recording"]["playback_url"].is_string());
+    // It goes to linked viewers too: no URL signed for one viewer rides along.
+    assert_eq!(announced["recording"]["playback_url"], Value::Null);
     // The event points at its clip.
     let with_clips = expect_json(
         app.get(
@@ -832,4 +833,76 @@ async fn recordings_by_hand_run_from_start_to_stop() {
     )
     .await;
     assert_eq!(session["status"], "ended", "{session}");
+}
+
+#[tokio::test]
+async fn a_recorder_in_a_process_of_its_own_records_over_the_bus() {
+    // Signal and the relay in one process, told the recorder is elsewhere; the recorder alone
+    // in another, on the same PostgreSQL.
+    let app = securecam_tests::spawn_components(
+        Backend::Postgres,
+        &[securecam::Component::Signal, securecam::Component::Relay],
+        |s| {
+            s.signal.remote_recorder = true;
+            s.recorder.post_roll_secs = 2;
+        },
+    )
+    .await;
+    let recorder = app.spawn_node(&[securecam::Component::Recorder]).await;
+    let mut home = household(&app, "split@example.com").await;
+    let _camera = home.publish(&app).await;
+    wait_for_status(&mut home.phone_ws, "live").await;
+    tokio::time::sleep(Duration::from_secs_f64(PREROLL + 2.5)).await;
+
+    let event = expect_json(
+        app.post(
+            "/api/v1/events",
+            Some(&home.camera.device.token),
+            &json!({"triggered_by": "motion"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await["event"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    tokio::time::sleep(Duration::from_secs_f64(EVENT)).await;
+    expect_json(
+        app.post(
+            &format!("/api/v1/events/{event}/end"),
+            Some(&home.camera.device.token),
+            &json!({}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let clip = finished_clip(&app, &home.owner.token, &event).await;
+    assert_eq!(clip["status"], "available", "{clip}");
+    let expected = PREROLL + EVENT + 2.0;
+    let duration = clip["duration_seconds"].as_f64().unwrap();
+    assert!(
+        (expected - 0.3..=expected + 2.0).contains(&duration),
+        "clip lasts {duration} s, expected {expected} to {} s",
+        expected + 2.0
+    );
+    // Announced through the bus to the phone, connected to the signal process.
+    let announced = ws_next_of_type(&mut home.phone_ws, "recording.available").await;
+    assert_eq!(announced["recording"]["id"], clip["id"]);
+    // The session that kept the camera publishing for the clip ended with it.
+    let session = expect_json(
+        app.get(
+            &format!(
+                "/api/v1/stream-sessions/{}",
+                clip["stream_session_id"].as_str().unwrap()
+            ),
+            Some(&home.owner.token),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(session["status"], "ended", "{session}");
+    recorder.stop().await;
 }

@@ -153,6 +153,7 @@ pub async fn delete(
         .delete_recording(caller.owner_id(), id, now(), audit)
         .await?
         .ok_or_else(|| ApiError::not_found("recording"))?;
+    crate::recording::clip_deleted(&state, &recording);
     if let Some(clips) = &state.media().clips {
         // The row is gone from the API already; an object left behind is the orphan sweep's.
         if let Err(err) = clips.delete(&recording.object_key).await {
