@@ -6,8 +6,8 @@
 //! - local disk keeps an unfinished upload as a staged file next to the object
 //!   (`<object>#<n>`, `object_store`'s local multipart upload, written part by part): its
 //!   longest playable prefix becomes the object;
-//! - an S3 multipart upload that was never completed holds no object (its parts are the
-//!   bucket's to expire, with an abort-incomplete-multipart-upload lifecycle rule): failed.
+//! - a bucket's multipart upload is completed with the parts its row lists as stored (each part
+//!   ends at a fragment, so the object plays), or aborted when none were.
 //!
 //! A device's own upload that was never completed is settled once its URL has expired.
 
@@ -93,23 +93,21 @@ fn moof_video_end(moof: &[u8]) -> Option<u64> {
 /// Finalizes or fails a clip whose writer is gone.
 pub async fn recover(store: &ClipStore, recording: &Recording) -> RecordingResult {
     let key = &recording.object_key;
-    match store.read(key).await {
-        Ok(Some(bytes)) => {
-            return match playable_prefix(&bytes) {
-                Some((_, duration)) => RecordingResult::Available {
-                    duration_seconds: duration.as_secs_f64(),
-                    size_bytes: bytes.len() as i64,
-                },
-                None => RecordingResult::Failed {
-                    error: "the stored clip does not play".into(),
-                },
-            };
-        }
+    match store.size(key).await {
+        Ok(Some(_)) => return settle_completed(store, key).await,
         Ok(None) => {}
         Err(err) => {
             return RecordingResult::Failed {
-                error: format!("reading the stored clip failed: {err}"),
+                error: format!("checking the stored clip failed: {err}"),
             }
+        }
+    }
+    if let (Some(upload_id), Some(parts)) = (&recording.upload_id, &recording.upload_parts) {
+        let etags: Vec<String> = serde_json::from_str(parts).unwrap_or_default();
+        match store.complete_abandoned(key, upload_id, &etags).await {
+            Ok(true) => return settle_completed(store, key).await,
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = %err, "completing an abandoned upload failed"),
         }
     }
     if let Some(dest) = store.local_path(key) {
@@ -126,6 +124,27 @@ pub async fn recover(store: &ClipStore, recording: &Recording) -> RecordingResul
     }
     RecordingResult::Failed {
         error: "the recorder stopped before the clip was stored".into(),
+    }
+}
+
+/// A clip whose object exists: available with the duration it holds, if it plays.
+async fn settle_completed(store: &ClipStore, key: &str) -> RecordingResult {
+    match store.read(key).await {
+        Ok(Some(bytes)) => match playable_prefix(&bytes) {
+            Some((_, duration)) => RecordingResult::Available {
+                duration_seconds: duration.as_secs_f64(),
+                size_bytes: bytes.len() as i64,
+            },
+            None => RecordingResult::Failed {
+                error: "the stored clip does not play".into(),
+            },
+        },
+        Ok(None) => RecordingResult::Failed {
+            error: "the stored clip vanished".into(),
+        },
+        Err(err) => RecordingResult::Failed {
+            error: format!("reading the stored clip failed: {err}"),
+        },
     }
 }
 

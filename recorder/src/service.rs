@@ -573,6 +573,7 @@ async fn clip_task(
     mut inbox: mpsc::Receiver<ClipMsg>,
 ) {
     let mut upload: Option<ClipUpload> = None;
+    let mut bucket_state: Option<String> = None;
     let mut heartbeat = tokio::time::interval(shared.config.progress_interval);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     heartbeat.tick().await;
@@ -583,6 +584,15 @@ async fn clip_task(
                 let written = upload.as_ref().map_or(0, |u| u.written()) as i64;
                 if let Err(err) = shared.db.recording_progress(id, written, now()).await {
                     tracing::warn!(recording_id = %id, error = %err, "could not record clip progress");
+                }
+                // A bucket upload's parts: what recovery completes should this process die.
+                if let Some((upload_id, parts)) = upload.as_ref().and_then(|u| u.bucket_state()) {
+                    if bucket_state.as_ref() != Some(&parts) {
+                        match shared.db.recording_upload(id, &upload_id, &parts, now()).await {
+                            Ok(_) => bucket_state = Some(parts),
+                            Err(err) => tracing::warn!(recording_id = %id, error = %err, "could not record the clip's upload"),
+                        }
+                    }
                 }
                 continue;
             }

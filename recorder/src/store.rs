@@ -9,10 +9,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
+use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
-use object_store::{
-    Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions, WriteMultipart,
-};
+use object_store::{MultipartId, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
 /// What every clip is.
@@ -84,6 +84,8 @@ pub enum StoreError {
     Object(#[from] object_store::Error),
     #[error("storage URL {0:?}: expected file:///path or s3://bucket/prefix")]
     BadUrl(String),
+    #[error("upload task: {0}")]
+    Upload(String),
     #[error("clip directory {path}: {source}")]
     Directory {
         path: PathBuf,
@@ -175,8 +177,17 @@ impl ClipStore {
         key: &str,
         ttl: std::time::Duration,
     ) -> Result<Option<String>, StoreError> {
-        self.presigned(object_store::signer::Method::GET, key, ttl)
-            .await
+        use object_store::signer::{Method, SignedUrlOptions, Signer};
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        // Parts uploaded one by one carry no content type: the URL names it.
+        let options =
+            SignedUrlOptions::new().with_query([("response-content-type", CLIP_CONTENT_TYPE)]);
+        let url = signer
+            .signed_url_opts(Method::GET, &Path::from(key), ttl, &options)
+            .await?;
+        Ok(Some(url.to_string()))
     }
 
     /// A URL a device `PUT`s the object at `key` to within `ttl`, for an S3-compatible store.
@@ -254,30 +265,55 @@ impl ClipStore {
     /// Starts uploading a clip to `key`.
     pub async fn begin(&self, key: &str) -> Result<ClipUpload, StoreError> {
         let path = Path::from(key);
-        let upload = match self.signer {
-            // A bucket serves the clip itself (presigned URLs): it must say what it is.
-            Some(_) => {
-                let mut attributes = Attributes::new();
-                attributes.insert(Attribute::ContentType, CLIP_CONTENT_TYPE.into());
-                let opts = PutMultipartOptions {
-                    attributes,
-                    ..Default::default()
+        let inner = match &self.signer {
+            Some(bucket) => Upload::Parts(BucketUpload {
+                bucket: bucket.clone(),
+                id: bucket.create_multipart(&path).await?,
+                path,
+                buffer: Vec::with_capacity(PART_SIZE),
+                parts: Vec::new(),
+                in_flight: JoinSet::new(),
+            }),
+            None => {
+                // Local disk has no smallest part: small parts put a clip on disk as it is
+                // written, which is what crash recovery salvages.
+                let part = if self.root.is_some() {
+                    LOCAL_PART_SIZE
+                } else {
+                    PART_SIZE
                 };
-                self.objects.put_multipart_opts(&path, opts).await?
+                let upload = self.objects.put_multipart(&path).await?;
+                Upload::Buffered(WriteMultipart::new_with_chunk_size(upload, part))
             }
-            // Local disk keeps no attributes; the server names the type when it serves.
-            None => self.objects.put_multipart(&path).await?,
         };
-        // Local disk has no smallest part: small parts put a clip on disk as it is written,
-        // which is what crash recovery salvages.
-        let part = match self.root {
-            Some(_) => LOCAL_PART_SIZE,
-            None => PART_SIZE,
+        Ok(ClipUpload { inner, written: 0 })
+    }
+
+    /// Completes a bucket upload a crashed recorder left, with the parts it stored (`etags`,
+    /// in order); with none, aborts it. False when this store is no bucket.
+    pub async fn complete_abandoned(
+        &self,
+        key: &str,
+        upload_id: &str,
+        etags: &[String],
+    ) -> Result<bool, StoreError> {
+        let Some(bucket) = &self.signer else {
+            return Ok(false);
         };
-        Ok(ClipUpload {
-            writer: WriteMultipart::new_with_chunk_size(upload, part),
-            written: 0,
-        })
+        let path = Path::from(key);
+        let id = upload_id.to_string();
+        if etags.is_empty() {
+            bucket.abort_multipart(&path, &id).await?;
+            return Ok(false);
+        }
+        let parts = etags
+            .iter()
+            .map(|e| PartId {
+                content_id: e.clone(),
+            })
+            .collect();
+        bucket.complete_multipart(&path, &id, parts).await?;
+        Ok(true)
     }
 
     /// The whole object at `key`, or `None` when there is none (crash recovery reads what a
@@ -310,8 +346,55 @@ impl ClipStore {
 
 /// One clip being uploaded.
 pub struct ClipUpload {
-    writer: WriteMultipart,
+    inner: Upload,
     written: u64,
+}
+
+enum Upload {
+    /// Local disk (and other stores): `object_store` cuts and sends the parts.
+    Buffered(WriteMultipart),
+    /// A bucket: parts cut here, each at a write boundary (a whole fragment), so the parts
+    /// stored so far always make a clip that plays; their ETags are what recovery completes.
+    Parts(BucketUpload),
+}
+
+struct BucketUpload {
+    bucket: Arc<AmazonS3>,
+    path: Path,
+    id: MultipartId,
+    buffer: Vec<u8>,
+    /// ETags by part number, as parts complete.
+    parts: Vec<Option<PartId>>,
+    in_flight: JoinSet<(usize, object_store::Result<PartId>)>,
+}
+
+impl BucketUpload {
+    /// Sends what is buffered as the next part.
+    fn send_part(&mut self) {
+        let index = self.parts.len();
+        self.parts.push(None);
+        let data = PutPayload::from(std::mem::take(&mut self.buffer));
+        let (bucket, path, id) = (self.bucket.clone(), self.path.clone(), self.id.clone());
+        self.in_flight
+            .spawn(async move { (index, bucket.put_part(&path, &id, index, data).await) });
+    }
+
+    /// Waits until at most `max` parts are in flight.
+    async fn wait_for(&mut self, max: usize) -> Result<(), StoreError> {
+        while self.in_flight.len() > max {
+            let Some(done) = self.in_flight.join_next().await else {
+                break;
+            };
+            let (index, part) = done.map_err(|e| StoreError::Upload(e.to_string()))?;
+            self.parts[index] = Some(part?);
+        }
+        Ok(())
+    }
+
+    /// The ETags of the parts stored, from the first up to the first one still missing.
+    fn stored(&self) -> Vec<PartId> {
+        self.parts.iter().map_while(Clone::clone).collect()
+    }
 }
 
 impl ClipUpload {
@@ -320,16 +403,47 @@ impl ClipUpload {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await?;
         self.written += bytes.len() as u64;
-        self.writer.put(bytes);
+        match &mut self.inner {
+            Upload::Buffered(writer) => {
+                writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await?;
+                writer.put(bytes);
+            }
+            Upload::Parts(upload) => {
+                upload.buffer.extend_from_slice(&bytes);
+                if upload.buffer.len() >= PART_SIZE {
+                    upload.wait_for(MAX_PARTS_IN_FLIGHT - 1).await?;
+                    upload.send_part();
+                }
+            }
+        }
         Ok(())
     }
 
     /// Waits until every part handed to storage is stored (the bytes still filling the next
     /// part are not): what a crash at this moment would leave behind.
     pub async fn settle(&mut self) -> Result<(), StoreError> {
-        Ok(self.writer.wait_for_capacity(0).await?)
+        match &mut self.inner {
+            Upload::Buffered(writer) => Ok(writer.wait_for_capacity(0).await?),
+            Upload::Parts(upload) => upload.wait_for(0).await,
+        }
+    }
+
+    /// For a bucket upload: its id and the ETags of the parts stored so far, as a JSON array
+    /// (what the clip's row keeps for crash recovery).
+    pub fn bucket_state(&self) -> Option<(String, String)> {
+        let Upload::Parts(upload) = &self.inner else {
+            return None;
+        };
+        let etags: Vec<&str> = upload
+            .parts
+            .iter()
+            .map_while(|p| p.as_ref().map(|p| p.content_id.as_str()))
+            .collect();
+        Some((
+            upload.id.clone(),
+            serde_json::to_string(&etags).expect("strings serialise"),
+        ))
     }
 
     /// Bytes handed to the upload so far.
@@ -339,13 +453,37 @@ impl ClipUpload {
 
     /// Sends the last part and completes the object; returns its size.
     pub async fn finish(self) -> Result<u64, StoreError> {
-        self.writer.finish().await?;
+        match self.inner {
+            Upload::Buffered(writer) => {
+                writer.finish().await?;
+            }
+            Upload::Parts(mut upload) => {
+                if !upload.buffer.is_empty() || upload.parts.is_empty() {
+                    upload.send_part();
+                }
+                upload.wait_for(0).await?;
+                let parts = upload.stored();
+                upload
+                    .bucket
+                    .complete_multipart(&upload.path, &upload.id, parts)
+                    .await?;
+            }
+        }
         Ok(self.written)
     }
 
     /// Gives up: the parts sent are discarded and no object appears.
     pub async fn abort(self) -> Result<(), StoreError> {
-        Ok(self.writer.abort().await?)
+        match self.inner {
+            Upload::Buffered(writer) => Ok(writer.abort().await?),
+            Upload::Parts(mut upload) => {
+                upload.in_flight.abort_all();
+                Ok(upload
+                    .bucket
+                    .abort_multipart(&upload.path, &upload.id)
+                    .await?)
+            }
+        }
     }
 }
 

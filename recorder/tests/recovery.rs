@@ -33,6 +33,8 @@ fn row(store: &ClipStore, id: Uuid, owner: Uuid) -> Recording {
         created_at: now(),
         updated_at: now(),
         source: RecordingSource::Recorder,
+        upload_id: None,
+        upload_parts: None,
     }
 }
 

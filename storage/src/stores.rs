@@ -283,6 +283,16 @@ pub trait RecordingStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StorageResult<bool>;
 
+    /// Where a clip's multipart upload to a bucket stands: its id and the ETags of the parts
+    /// stored (JSON). Also keeps the row fresh. False when the clip is no longer being written.
+    async fn recording_upload(
+        &self,
+        id: Uuid,
+        upload_id: &str,
+        parts: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<bool>;
+
     /// `recording` → `uploading`: the clip is closed, its last bytes are being uploaded.
     async fn recording_uploading(&self, id: Uuid, now: DateTime<Utc>) -> StorageResult<bool>;
 

@@ -89,6 +89,15 @@ pub async fn recordings(db: &dyn Database) {
         vec![first.id]
     );
     assert_eq!(found[0].size_bytes, Some(65_536));
+    assert_eq!(found[0].upload_id, None);
+    // A bucket upload's state rides on the row, for recovery to complete.
+    assert!(db
+        .recording_upload(first.id, "upload-1", r#"["etag-a"]"#, t1)
+        .await
+        .unwrap());
+    let found = stale(t1 + Duration::seconds(1)).await.unwrap();
+    assert_eq!(found[0].upload_id.as_deref(), Some("upload-1"));
+    assert_eq!(found[0].upload_parts.as_deref(), Some(r#"["etag-a"]"#));
 
     // Closed, then available: the event now shows it.
     assert!(db.recording_uploading(first.id, t1).await.unwrap());

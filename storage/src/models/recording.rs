@@ -42,6 +42,12 @@ pub struct Recording {
     #[serde(skip)]
     #[sqlx(try_from = "String")]
     pub source: RecordingSource,
+    /// The multipart upload of a clip being written to a bucket, and the ETags of its parts
+    /// stored so far (a JSON array): what crash recovery completes.
+    #[serde(skip)]
+    pub upload_id: Option<String>,
+    #[serde(skip)]
+    pub upload_parts: Option<String>,
 }
 
 /// A clip about to be written (status `recording`).

@@ -2,7 +2,7 @@
 
 pub const RECORDING_COLUMNS: &str = "id, owner_user_id, stream_session_id, camera_device_id, \
      requester_device_id, event_id, object_key, bucket, duration_seconds, size_bytes, content_type, \
-     status, available_at, error, created_at, updated_at, source";
+     status, available_at, error, created_at, updated_at, source, upload_id, upload_parts";
 
 /// Clips a viewer may see: the owner's (for the owner or any of the owner's devices), and
 /// those of a camera linked to the viewer — to any device of the viewing user, or with a
@@ -77,6 +77,26 @@ macro_rules! impl_recording_store {
                      WHERE id = $3 AND status = 'recording'",
                 )
                 .bind(size_bytes)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn recording_upload(
+                &self,
+                id: uuid::Uuid,
+                upload_id: &str,
+                parts: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE recordings SET upload_id = $1, upload_parts = $2, updated_at = $3 \
+                     WHERE id = $4 AND status IN ('recording', 'uploading')",
+                )
+                .bind(upload_id)
+                .bind(parts)
                 .bind(now)
                 .bind(id)
                 .execute(&self.pool)
