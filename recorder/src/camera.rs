@@ -16,7 +16,7 @@ use crate::fmp4::OpusTrack;
 use crate::frame::Frame;
 use crate::h264::{access_unit, ParameterSets};
 use crate::preroll::{Preroll, PrerollConfig};
-use crate::timeline::{to_ticks, Timeline, Track, VIDEO_CLOCK};
+use crate::timeline::{Timeline, Track, VIDEO_CLOCK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CameraConfig {
@@ -159,11 +159,6 @@ impl CameraRecorder {
     /// How much stream the pre-roll holds now.
     pub fn preroll_duration(&self) -> Duration {
         self.preroll.duration()
-    }
-
-    /// Bytes of media the pre-roll holds.
-    pub fn preroll_bytes(&self) -> usize {
-        self.preroll.bytes()
     }
 
     /// Clips running or waiting for their first keyframe.
@@ -408,15 +403,7 @@ impl CameraRecorder {
                 };
                 let stop = if with_post_roll { at + post_roll } else { at };
                 if now >= stop + grace {
-                    if let Some(clip) = active.clip.as_mut().filter(|c| c.is_started()) {
-                        match clip.finish() {
-                            Ok(bytes) => emit_bytes(&mut self.outputs, active.id, bytes),
-                            Err(err) => self.outputs.push_back(Output::Failed {
-                                clip: active.id,
-                                error: err.to_string(),
-                            }),
-                        }
-                    }
+                    close_started(active, &mut self.outputs);
                 }
             }
             self.collect_ended();
@@ -427,15 +414,7 @@ impl CameraRecorder {
     /// started wait for the camera to come back (until their start timeout).
     pub fn stream_ended(&mut self) {
         for active in &mut self.clips {
-            if let Some(clip) = active.clip.as_mut().filter(|c| c.is_started()) {
-                match clip.finish() {
-                    Ok(bytes) => emit_bytes(&mut self.outputs, active.id, bytes),
-                    Err(err) => self.outputs.push_back(Output::Failed {
-                        clip: active.id,
-                        error: err.to_string(),
-                    }),
-                }
-            }
+            close_started(active, &mut self.outputs);
         }
         self.collect_ended();
         // A new stream has its own clocks and keyframes.
@@ -464,6 +443,9 @@ impl CameraRecorder {
     fn collect_ended(&mut self) {
         let outputs = &mut self.outputs;
         self.clips.retain(|active| {
+            if active.failed {
+                return false;
+            }
             let Some(clip) = &active.clip else {
                 return true;
             };
@@ -487,6 +469,23 @@ impl CameraRecorder {
     }
 }
 
+/// Closes a clip that has started with what it holds (one that has not is left waiting).
+fn close_started(active: &mut Active, outputs: &mut VecDeque<Output>) {
+    let Some(clip) = active.clip.as_mut().filter(|c| c.is_started()) else {
+        return;
+    };
+    match clip.finish() {
+        Ok(bytes) => emit_bytes(outputs, active.id, bytes),
+        Err(err) => {
+            outputs.push_back(Output::Failed {
+                clip: active.id,
+                error: err.to_string(),
+            });
+            active.failed = true;
+        }
+    }
+}
+
 fn emit_bytes(outputs: &mut VecDeque<Output>, clip: Uuid, bytes: Vec<u8>) {
     if !bytes.is_empty() {
         outputs.push_back(Output::Bytes {
@@ -494,11 +493,6 @@ fn emit_bytes(outputs: &mut VecDeque<Output>, clip: Uuid, bytes: Vec<u8>) {
             bytes: Bytes::from(bytes),
         });
     }
-}
-
-/// Ticks of `d` on the video clock (for tests and callers that think in durations).
-pub fn video_ticks(d: Duration) -> u64 {
-    to_ticks(d, VIDEO_CLOCK)
 }
 
 #[cfg(test)]

@@ -102,17 +102,29 @@ fn parse_key(key: &str) -> Option<(Uuid, Uuid)> {
     Some((Uuid::parse_str(owner).ok()?, Uuid::parse_str(clip).ok()?))
 }
 
-/// Whether a clip row still wants the object at its key.
-async fn wanted(db: &dyn Database, owner: Uuid, clip: Uuid) -> bool {
+/// The status of a clip's row (`None`: no row, or deleted); `Err` when the database could
+/// not say (then nothing is removed).
+async fn row_status(
+    db: &dyn Database,
+    owner: Uuid,
+    clip: Uuid,
+) -> Result<Option<RecordingStatus>, ()> {
     let owner_view = EventViewer {
         user_id: owner,
         device_id: None,
     };
     match db.get_recording(owner_view, clip).await {
-        Ok(Some(row)) => row.status != RecordingStatus::Failed,
-        Ok(None) => false,
+        Ok(row) => Ok(row.map(|r| r.status)),
+        Err(_) => Err(()),
+    }
+}
+
+/// Whether a clip row still wants the object at its key.
+async fn wanted(db: &dyn Database, owner: Uuid, clip: Uuid) -> bool {
+    match row_status(db, owner, clip).await {
+        Ok(status) => status.is_some_and(|s| s != RecordingStatus::Failed),
         // When in doubt, keep it.
-        Err(_) => true,
+        Err(()) => true,
     }
 }
 
@@ -157,22 +169,12 @@ async fn sweep_orphans(db: &dyn Database, store: &ClipStore, grace: Duration) ->
                 continue;
             };
             // An unfinished upload of a clip still being written is its recovery's to use.
-            let live = match db
-                .get_recording(
-                    EventViewer {
-                        user_id: owner,
-                        device_id: None,
-                    },
-                    clip,
-                )
-                .await
-            {
-                Ok(Some(row)) => matches!(
-                    row.status,
-                    RecordingStatus::Recording | RecordingStatus::Uploading
+            let live = match row_status(db, owner, clip).await {
+                Ok(status) => matches!(
+                    status,
+                    Some(RecordingStatus::Recording | RecordingStatus::Uploading)
                 ),
-                Ok(None) => false,
-                Err(_) => true,
+                Err(()) => true,
             };
             if old && !live && std::fs::remove_file(&path).is_ok() {
                 tracing::info!(path = %path.display(), "retention: removed an unfinished upload");

@@ -680,38 +680,40 @@ async fn finish(
 async fn recover_abandoned(shared: &Shared, live: &HashSet<Uuid>) {
     let stale = chrono::Duration::from_std(shared.config.progress_interval * 3)
         .unwrap_or(chrono::Duration::seconds(15));
-    let abandoned = match shared
-        .db
-        .abandoned_recordings(now() - stale, RecordingSource::Recorder, 100)
-        .await
-    {
-        Ok(rows) => rows,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not look for abandoned clips");
-            return;
-        }
-    };
     // A clip of this recorder whose row is quiet only because storage is slow is not abandoned.
-    for recording in abandoned.into_iter().filter(|r| !live.contains(&r.id)) {
+    for recording in abandoned(shared, now() - stale, RecordingSource::Recorder).await {
+        if live.contains(&recording.id) {
+            continue;
+        }
         let result = crate::recovery::recover(&shared.store, &recording).await;
         tracing::info!(recording_id = %recording.id, ?result, "recovered an abandoned clip");
         finish(shared, recording.id, None, result).await;
     }
     // Devices' uploads whose URL expired (15 minutes) without `complete`.
-    let expired = match shared
-        .db
-        .abandoned_recordings(now() - DEVICE_UPLOAD_GIVE_UP, RecordingSource::Device, 100)
-        .await
+    for recording in abandoned(
+        shared,
+        now() - DEVICE_UPLOAD_GIVE_UP,
+        RecordingSource::Device,
+    )
+    .await
     {
-        Ok(rows) => rows,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not look for expired device uploads");
-            return;
-        }
-    };
-    for recording in expired {
         let result = crate::recovery::settle_device_upload(&shared.store, &recording).await;
         finish(shared, recording.id, None, result).await;
+    }
+}
+
+/// Clips of `source` whose rows have not moved since `before` (none when the database fails).
+async fn abandoned(
+    shared: &Shared,
+    before: chrono::DateTime<chrono::Utc>,
+    source: RecordingSource,
+) -> Vec<Recording> {
+    match shared.db.abandoned_recordings(before, source, 100).await {
+        Ok(rows) => rows,
+        Err(err) => {
+            tracing::warn!(error = %err, ?source, "could not look for abandoned clips");
+            Vec::new()
+        }
     }
 }
 

@@ -41,7 +41,6 @@ pub struct Subscription {
     audio_mid: Mid,
     /// The session URL from `Location`, for the DELETE at the end.
     location: String,
-    connected: bool,
     dead: bool,
     /// ICE lost the relay at this time; it may come back (consent can recover).
     disconnected_since: Option<Instant>,
@@ -101,14 +100,9 @@ impl Subscription {
             video_mid,
             audio_mid,
             location,
-            connected: false,
             dead: false,
             disconnected_since: None,
         })
-    }
-
-    pub fn is_connected(&self) -> bool {
-        self.connected
     }
 
     /// The leg is over (ICE lost the relay for good, or str0m failed).
@@ -160,7 +154,6 @@ impl Subscription {
                     let _ = self.socket.try_send_to(&t.contents, t.destination);
                 }
                 Ok(Output::Event(event)) => match event {
-                    Event::Connected => self.connected = true,
                     Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                         self.disconnected_since.get_or_insert_with(Instant::now);
                     }

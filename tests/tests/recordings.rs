@@ -49,6 +49,81 @@ async fn finished_clip(app: &TestApp, token: &str, event: &str) -> Value {
     }
 }
 
+/// The camera reports motion; the event.
+async fn report_event(app: &TestApp, camera_token: &str) -> Value {
+    expect_json(
+        app.post(
+            "/api/v1/events",
+            Some(camera_token),
+            &json!({"triggered_by": "motion"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await["event"]
+        .clone()
+}
+
+/// The camera says the event is over.
+async fn end_event(app: &TestApp, camera_token: &str, event: &str) {
+    expect_json(
+        app.post(
+            &format!("/api/v1/events/{event}/end"),
+            Some(camera_token),
+            &json!({}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+}
+
+/// A clip row as the recorder stores it, for `camera` of `owner`, its object in `store`.
+fn recorder_clip(
+    store: &securecam_recorder::store::ClipStore,
+    owner: Uuid,
+    camera: Uuid,
+    id: Uuid,
+) -> securecam_storage::NewRecording {
+    securecam_storage::NewRecording {
+        id,
+        owner_user_id: owner,
+        stream_session_id: None,
+        camera_device_id: Some(camera),
+        requester_device_id: None,
+        event_id: None,
+        object_key: store.object_key(owner, id),
+        bucket: store.bucket().to_string(),
+        content_type: "video/mp4".into(),
+        source: securecam_storage::RecordingSource::Recorder,
+        size_bytes: None,
+        duration_seconds: None,
+    }
+}
+
+/// Polls clips left `recording` by a crash until recovery has settled every one of them.
+async fn recovered<const N: usize>(app: &TestApp, token: &str, ids: [Uuid; N]) -> [Value; N] {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut rows = Vec::with_capacity(N);
+        for id in ids {
+            rows.push(
+                expect_json(
+                    app.get(&format!("/api/v1/recordings/{id}"), Some(token))
+                        .await,
+                    StatusCode::OK,
+                )
+                .await,
+            );
+        }
+        if rows.iter().all(|r| r["status"] != "recording") {
+            return rows.try_into().expect("one row per id");
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{rows:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn probe_f64(value: &Value) -> f64 {
     value.as_str().and_then(|s| s.parse().ok()).unwrap_or(-1.0)
 }
@@ -162,29 +237,10 @@ async fn event_clip_story(storage: Storage) {
     // Long enough for a full pre-roll (the recorder asks for keyframes to keep it aligned).
     tokio::time::sleep(Duration::from_secs_f64(PREROLL + 2.5)).await;
 
-    let event = expect_json(
-        app.post(
-            "/api/v1/events",
-            Some(&home.camera.device.token),
-            &json!({"triggered_by": "motion"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await["event"]
-        .clone();
+    let event = report_event(&app, &home.camera.device.token).await;
     let event_id = event["id"].as_str().unwrap().to_string();
     tokio::time::sleep(Duration::from_secs_f64(EVENT)).await;
-    expect_json(
-        app.post(
-            &format!("/api/v1/events/{event_id}/end"),
-            Some(&home.camera.device.token),
-            &json!({}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    end_event(&app, &home.camera.device.token, &event_id).await;
 
     let clip = finished_clip(&app, &home.owner.token, &event_id).await;
     assert_eq!(clip["status"], "available", "{clip}");
@@ -387,23 +443,7 @@ async fn retention_removes_old_clips_then_clips_over_quota_and_orphans(backend: 
         upload.finish().await.unwrap();
         let made = now - chrono::Duration::days(days);
         app.db
-            .create_recording(
-                securecam_storage::NewRecording {
-                    id,
-                    owner_user_id: owner_id,
-                    stream_session_id: None,
-                    camera_device_id: Some(camera_id),
-                    requester_device_id: None,
-                    event_id: None,
-                    object_key: key.clone(),
-                    bucket: store.bucket().to_string(),
-                    content_type: "video/mp4".into(),
-                    source: securecam_storage::RecordingSource::Recorder,
-                    size_bytes: None,
-                    duration_seconds: None,
-                },
-                made,
-            )
+            .create_recording(recorder_clip(&store, owner_id, camera_id, id), made)
             .await
             .unwrap();
         let available = securecam_storage::RecordingResult::Available {
@@ -513,17 +553,7 @@ async fn device_upload_story(storage: Storage) {
     let camera = app.create_device(&owner.token, "Porch", "camera").await;
     let phone = app.create_device(&owner.token, "Phone", "viewer").await;
     let mut phone_ws = app.connect_device(&phone.token).await;
-    let event = expect_json(
-        app.post(
-            "/api/v1/events",
-            Some(&camera.token),
-            &json!({"triggered_by": "motion"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await["event"]["id"]
-        .clone();
+    let event = report_event(&app, &camera.token).await["id"].clone();
     let dir = tempfile::tempdir().unwrap();
     let mp4 = phone_clip(dir.path());
     let ask = |body: Value, token: String| {
@@ -660,20 +690,7 @@ async fn after_a_crash_clips_are_finished_from_what_reached_storage() {
     let owner_id = Uuid::parse_str(&owner.id).unwrap();
     let camera_id = Uuid::parse_str(&camera.id).unwrap();
     let an_hour_ago = securecam_storage::now() - chrono::Duration::hours(1);
-    let new_clip = |id: Uuid| securecam_storage::NewRecording {
-        id,
-        owner_user_id: owner_id,
-        stream_session_id: None,
-        camera_device_id: Some(camera_id),
-        requester_device_id: None,
-        event_id: None,
-        object_key: store.object_key(owner_id, id),
-        bucket: store.bucket().to_string(),
-        content_type: "video/mp4".into(),
-        source: securecam_storage::RecordingSource::Recorder,
-        size_bytes: None,
-        duration_seconds: None,
-    };
+    let new_clip = |id: Uuid| recorder_clip(&store, owner_id, camera_id, id);
 
     // A clip whose recorder died with eight seconds on disk, and one that had stored nothing.
     let salvaged = securecam_storage::new_id();
@@ -698,27 +715,7 @@ async fn after_a_crash_clips_are_finished_from_what_reached_storage() {
 
     // The server starts again: its recorder finds both at once.
     app.restart().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let status_of = |id: Uuid| {
-        let app = &app;
-        let token = owner.token.clone();
-        async move {
-            expect_json(
-                app.get(&format!("/api/v1/recordings/{id}"), Some(&token))
-                    .await,
-                StatusCode::OK,
-            )
-            .await
-        }
-    };
-    let (kept, failed) = loop {
-        let (kept, failed) = (status_of(salvaged).await, status_of(lost).await);
-        if kept["status"] != "recording" && failed["status"] != "recording" {
-            break (kept, failed);
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{kept} {failed}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let [kept, failed] = recovered(&app, &owner.token, [salvaged, lost]).await;
     assert_eq!(kept["status"], "available", "{kept}");
     let duration = kept["duration_seconds"].as_f64().unwrap();
     assert!((5.0..=8.0).contains(&duration), "{duration}");
@@ -863,30 +860,12 @@ async fn a_recorder_in_a_process_of_its_own_records_over_the_bus() {
     wait_for_status(&mut home.phone_ws, "live").await;
     tokio::time::sleep(Duration::from_secs_f64(PREROLL + 2.5)).await;
 
-    let event = expect_json(
-        app.post(
-            "/api/v1/events",
-            Some(&home.camera.device.token),
-            &json!({"triggered_by": "motion"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await["event"]["id"]
+    let event = report_event(&app, &home.camera.device.token).await["id"]
         .as_str()
         .unwrap()
         .to_string();
     tokio::time::sleep(Duration::from_secs_f64(EVENT)).await;
-    expect_json(
-        app.post(
-            &format!("/api/v1/events/{event}/end"),
-            Some(&home.camera.device.token),
-            &json!({}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    end_event(&app, &home.camera.device.token, &event).await;
     let clip = finished_clip(&app, &home.owner.token, &event).await;
     assert_eq!(clip["status"], "available", "{clip}");
     let expected = PREROLL + EVENT + 2.0;
@@ -925,20 +904,7 @@ async fn after_a_crash_a_clip_in_a_bucket_keeps_the_parts_it_stored() {
     let owner_id = Uuid::parse_str(&owner.id).unwrap();
     let camera_id = Uuid::parse_str(&camera.id).unwrap();
     let an_hour_ago = securecam_storage::now() - chrono::Duration::hours(1);
-    let new_clip = |id: Uuid| securecam_storage::NewRecording {
-        id,
-        owner_user_id: owner_id,
-        stream_session_id: None,
-        camera_device_id: Some(camera_id),
-        requester_device_id: None,
-        event_id: None,
-        object_key: store.object_key(owner_id, id),
-        bucket: store.bucket().to_string(),
-        content_type: "video/mp4".into(),
-        source: securecam_storage::RecordingSource::Recorder,
-        size_bytes: None,
-        duration_seconds: None,
-    };
+    let new_clip = |id: Uuid| recorder_clip(&store, owner_id, camera_id, id);
 
     // 24 s at 2.5 Mbit/s: one 5 MiB part stored, the rest still buffered when the recorder
     // dies; its row knows the upload and the part, as the clip's heartbeat left them.
@@ -983,27 +949,7 @@ async fn after_a_crash_a_clip_in_a_bucket_keeps_the_parts_it_stored() {
     std::mem::forget(upload);
 
     app.restart().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let status_of = |id: Uuid| {
-        let app = &app;
-        let token = owner.token.clone();
-        async move {
-            expect_json(
-                app.get(&format!("/api/v1/recordings/{id}"), Some(&token))
-                    .await,
-                StatusCode::OK,
-            )
-            .await
-        }
-    };
-    let (clip, failed) = loop {
-        let (clip, failed) = (status_of(kept).await, status_of(lost).await);
-        if clip["status"] != "recording" && failed["status"] != "recording" {
-            break (clip, failed);
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{clip} {failed}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let [clip, failed] = recovered(&app, &owner.token, [kept, lost]).await;
     assert_eq!(clip["status"], "available", "{clip}");
     let duration = clip["duration_seconds"].as_f64().unwrap();
     assert!((10.0..24.0).contains(&duration), "{duration}");

@@ -7,6 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use securecam_recorder::store::ClipStore;
 use securecam_storage::{
     now, EventViewer, NewAuditLog, Page, Recording, RecordingFilter, RecordingStatus,
 };
@@ -63,6 +64,13 @@ impl RecordingView {
     pub fn new(state: &AppState, recording: Recording) -> Self {
         Self::for_viewer(state, recording, None)
     }
+}
+
+/// The clip storage, or 503 when this server has none.
+pub(crate) fn clip_store(state: &AppState) -> ApiResult<&ClipStore> {
+    state.media().clips.as_ref().ok_or_else(|| {
+        ApiError::unavailable("storage_unavailable", "clip storage is not configured", 60)
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -206,9 +214,7 @@ pub async fn media(
         .await?
         .filter(|r| r.status == RecordingStatus::Available)
         .ok_or_else(|| ApiError::not_found("recording"))?;
-    let clips = state.media().clips.as_ref().ok_or_else(|| {
-        ApiError::unavailable("storage_unavailable", "clip storage is not configured", 60)
-    })?;
+    let clips = clip_store(&state)?;
     // One audit row per viewing, not per range request of the player.
     let first_request = request
         .headers()

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, ApiJson};
-use crate::routes::recordings::RecordingView;
+use crate::routes::recordings::{clip_store, RecordingView};
 use crate::state::AppState;
 
 /// How long an upload URL works.
@@ -114,9 +114,7 @@ pub async fn create(
             return Err(ApiError::not_found("event"));
         }
     }
-    let clips = state.media().clips.as_ref().ok_or_else(|| {
-        ApiError::unavailable("storage_unavailable", "clip storage is not configured", 60)
-    })?;
+    let clips = clip_store(&state)?;
     let id = securecam_storage::new_id();
     let key = clips.object_key(camera.user_id, id);
     let at = now();
@@ -204,9 +202,7 @@ pub async fn upload(
         .await?
         .filter(|r| r.source == RecordingSource::Device && r.status == RecordingStatus::Uploading)
         .ok_or_else(|| ApiError::not_found("recording"))?;
-    let clips = state.media().clips.as_ref().ok_or_else(|| {
-        ApiError::unavailable("storage_unavailable", "clip storage is not configured", 60)
-    })?;
+    let clips = clip_store(&state)?;
     let declared = recording.size_bytes.unwrap_or(0) as u64;
     let unexpected = |e: securecam_recorder::store::StoreError| ApiError::Unexpected(e.into());
     let mut upload = clips
@@ -277,9 +273,7 @@ pub async fn complete(
             ))
         }
     }
-    let clips = state.media().clips.as_ref().ok_or_else(|| {
-        ApiError::unavailable("storage_unavailable", "clip storage is not configured", 60)
-    })?;
+    let clips = clip_store(&state)?;
     let declared = recording.size_bytes.unwrap_or(0);
     let stored = clips
         .size(&recording.object_key)
