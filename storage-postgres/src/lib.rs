@@ -47,7 +47,13 @@ pub struct PostgresDatabase {
     /// otherwise waits on several times per device (BENCHMARKS.md). Everything else, an
     /// acknowledgement above all, commits durably.
     relaxed: PgPool,
+    /// Wakes this process's notifier when a transaction here queued delivery jobs (other
+    /// processes hear of them through the `securecam_deliveries` trigger).
+    deliveries: std::sync::Arc<tokio::sync::Notify>,
 }
+
+/// Workers claiming jobs at the same moment skip each other's rows instead of queueing.
+const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 
 impl PostgresDatabase {
     /// Connects to `url`, e.g. `postgres://user:pass@host/securecam`.
@@ -68,7 +74,11 @@ impl PostgresDatabase {
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options.options([("synchronous_commit", "off")]));
-        Ok(PostgresDatabase { pool, relaxed })
+        Ok(PostgresDatabase {
+            pool,
+            relaxed,
+            deliveries: Default::default(),
+        })
     }
 
     /// See [`PostgresDatabase::relaxed`].
@@ -124,6 +134,20 @@ impl Database for PostgresDatabase {
     async fn close(&self) {
         self.relaxed.close().await;
         self.pool.close().await;
+    }
+
+    fn deliveries_queued(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.deliveries.clone()
+    }
+
+    async fn subscribe_deliveries(
+        &self,
+    ) -> StorageResult<Option<Box<dyn securecam_storage::Subscription>>> {
+        Ok(Some(
+            pubsub::PgPubSub::new(self.pool.clone())
+                .subscribe_to(pubsub::DELIVERIES_CHANNEL)
+                .await?,
+        ))
     }
 
     fn pubsub(&self) -> Option<std::sync::Arc<dyn securecam_storage::PubSub>> {

@@ -5,6 +5,8 @@ use sqlx::PgPool;
 
 /// The one channel every SecureCam node listens on.
 pub const CHANNEL: &str = "securecam_bus";
+/// Where the trigger on `notification_deliveries` announces queued jobs (empty payloads).
+pub const DELIVERIES_CHANNEL: &str = "securecam_deliveries";
 
 pub struct PgPubSub {
     pool: PgPool,
@@ -13,6 +15,14 @@ pub struct PgPubSub {
 impl PgPubSub {
     pub fn new(pool: PgPool) -> Self {
         PgPubSub { pool }
+    }
+
+    /// Listens on `channel` on a connection of its own (outside the pool), held for as long
+    /// as the subscription lives.
+    pub async fn subscribe_to(&self, channel: &str) -> StorageResult<Box<dyn Subscription>> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(channel).await?;
+        Ok(Box::new(PgSubscription(listener)))
     }
 }
 
@@ -29,10 +39,7 @@ impl PubSub for PgPubSub {
     }
 
     async fn subscribe(&self) -> StorageResult<Box<dyn Subscription>> {
-        // A connection of its own (outside the pool), held for as long as we listen.
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANNEL).await?;
-        Ok(Box::new(PgSubscription(listener)))
+        self.subscribe_to(CHANNEL).await
     }
 }
 

@@ -42,7 +42,13 @@ pub struct SqliteDatabase {
     pool: SqlitePool,
     /// One write transaction at a time (see `begin_write`).
     write_turn: Arc<Semaphore>,
+    /// Wakes the notifier when a transaction queued delivery jobs (this process is the only
+    /// writer, so nothing else needs telling).
+    deliveries: Arc<tokio::sync::Notify>,
 }
+
+/// Write transactions take turns (see `begin_write`): no two claims ever overlap.
+const SKIP_LOCKED: &str = "";
 
 /// A write transaction that holds this process's turn to write until it ends.
 struct WriteTx {
@@ -88,6 +94,7 @@ impl SqliteDatabase {
         Ok(SqliteDatabase {
             pool,
             write_turn: Arc::new(Semaphore::new(1)),
+            deliveries: Default::default(),
         })
     }
 
@@ -153,6 +160,10 @@ impl Database for SqliteDatabase {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    fn deliveries_queued(&self) -> Arc<tokio::sync::Notify> {
+        self.deliveries.clone()
     }
 
     async fn create_user(&self, user: NewUser, audit: NewAuditLog) -> StorageResult<User> {

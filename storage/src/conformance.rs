@@ -2,6 +2,7 @@
 //! (`storage-sqlite/tests`, `storage-postgres/tests`). Each call gets a fresh, empty database.
 
 mod commands;
+mod notifications;
 mod recordings;
 mod relays;
 mod streams;
@@ -33,6 +34,7 @@ pub async fn run_all(db: &dyn Database) {
     streams::streams(db).await;
     relays::relays(db).await;
     recordings::recordings(db).await;
+    notifications::notifications(db).await;
 }
 
 async fn new_user(db: &dyn Database, email: &str) -> Uuid {

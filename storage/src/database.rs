@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use crate::{
     AcceptOutcome, AuditLog, ClaimOutcome, CommandStore, DeliveryStore, Device, DeviceLink,
-    DevicePatch, DeviceStatus, EventStore, InviteOutcome, LinkOutcome, NewAuditLog, NewDevice,
+    DevicePatch, DeviceStatus, EventStore, InviteOutcome, NotificationStore, WebhookStore, LinkOutcome, NewAuditLog, NewDevice,
     NewPairingCode, NewSession, NewUser, Page, PageRequest, PairingCode, PollOutcome,
     RecordingStore, RelayStore, Session, StorageResult, StreamStore, User, UserCredentials,
     Verification,
@@ -24,9 +24,11 @@ pub trait Database:
     CommandStore
     + DeliveryStore
     + EventStore
+    + NotificationStore
     + RecordingStore
     + RelayStore
     + StreamStore
+    + WebhookStore
     + Send
     + Sync
     + 'static
@@ -48,6 +50,16 @@ pub trait Database:
     /// process (SQLite).
     fn pubsub(&self) -> Option<std::sync::Arc<dyn crate::PubSub>> {
         None
+    }
+
+    /// Notified (`notify_one`) whenever a transaction of this process that queued delivery
+    /// jobs commits: the notifier's dispatcher in this process waits on it.
+    fn deliveries_queued(&self) -> std::sync::Arc<tokio::sync::Notify>;
+
+    /// Wakes on jobs queued by any process on this database (PostgreSQL's trigger on
+    /// `notification_deliveries`); `None` where every writer is this process (SQLite).
+    async fn subscribe_deliveries(&self) -> StorageResult<Option<Box<dyn crate::Subscription>>> {
+        Ok(None)
     }
 
     // ---- users ----

@@ -23,7 +23,8 @@ pub use models::*;
 pub use page::{Cursor, Page, PageRequest};
 pub use pubsub::{PubSub, Subscription, MAX_PUBSUB_PAYLOAD};
 pub use stores::{
-    CommandStore, DeliveryStore, EventStore, RecordingStore, RelayStore, StreamStore,
+    CommandStore, DeliveryStore, EventStore, NotificationStore, RecordingStore, RelayStore,
+    StreamStore, WebhookStore,
 };
 
 /// A new time-ordered id. Every row id is a UUIDv7, so ordering by id is ordering by creation
@@ -37,4 +38,15 @@ pub fn new_id() -> uuid::Uuid {
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::{SubsecRound, Utc};
     Utc::now().trunc_subsecs(6)
+}
+
+/// The smallest UUIDv7 of `at`'s millisecond: every row id made at or after `at` is at least
+/// this, so `id >= id_floor(t)` bounds a keyset scan by time on the `(owner, id)` indexes.
+pub fn id_floor(at: chrono::DateTime<chrono::Utc>) -> uuid::Uuid {
+    let millis = at.timestamp_millis().max(0) as u64;
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    bytes[6] = 0x70; // version 7
+    bytes[8] = 0x80; // RFC 4122 variant
+    uuid::Uuid::from_bytes(bytes)
 }

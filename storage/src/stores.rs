@@ -81,8 +81,10 @@ pub trait CommandStore: Send + Sync {
     ) -> StorageResult<Vec<Uuid>>;
 }
 
-/// Push and webhook delivery jobs (table `notification_deliveries`) as their owner sees them;
-/// the notifier works the queue.
+/// Push and webhook delivery jobs (table `notification_deliveries`): the owner's view, and
+/// the queue the notifier's workers take jobs from. A job is claimed with a lease; a worker
+/// that dies leaves it `sending` until the lease runs out and [`DeliveryStore::rescue_deliveries`]
+/// puts it back in the queue, so delivery is at-least-once.
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
     /// The owner's deliveries, newest first.
@@ -92,6 +94,105 @@ pub trait DeliveryStore: Send + Sync {
         status: Option<crate::DeliveryStatus>,
         page: PageRequest,
     ) -> StorageResult<Page<crate::NotificationDelivery>>;
+
+    /// Takes up to `limit` due jobs (`pending` or `failed` with `next_attempt_at <= now`),
+    /// oldest due first, for `worker` until `lease_until`: `sending`, one more attempt. Jobs
+    /// another worker is claiming at the same moment are skipped, not waited for.
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StorageResult<Vec<crate::ClaimedDelivery>>;
+
+    /// Records how `worker`'s attempts ended, in one transaction: `sent` jobs in one
+    /// statement, the others one by one (a refused push token is cleared and audited with
+    /// its job). Reports for jobs no longer leased to `worker` (its lease ran out and the job
+    /// was rescued) are ignored: the job is sent again, which at-least-once allows.
+    async fn finish_deliveries(
+        &self,
+        worker: &str,
+        reports: &[crate::DeliveryReport],
+        now: DateTime<Utc>,
+    ) -> StorageResult<()>;
+
+    /// Jobs left `sending` past their lease (their worker died) are due again now, or `dead`
+    /// when they have had `max_attempts` attempts. Returns how many were rescued.
+    async fn rescue_deliveries(&self, now: DateTime<Utc>, max_attempts: i32) -> StorageResult<u64>;
+}
+
+/// What users are told about events (table `notifications`) and how they want to be told
+/// (table `notification_preferences`).
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    /// The user's notifications, newest first; only unread ones with `unread_only`.
+    async fn list_notifications(
+        &self,
+        user: Uuid,
+        unread_only: bool,
+        page: PageRequest,
+    ) -> StorageResult<Page<crate::Notification>>;
+
+    /// Marks one of the user's notifications read (again: unchanged).
+    async fn mark_notification_read(
+        &self,
+        user: Uuid,
+        id: Uuid,
+    ) -> StorageResult<Option<crate::Notification>>;
+
+    /// The user's preferences; the defaults (no quiet hours, nothing muted, no cooldown) when
+    /// none were set.
+    async fn notification_preferences(
+        &self,
+        user: Uuid,
+    ) -> StorageResult<crate::NotificationPreferences>;
+
+    /// Replaces the user's preferences (already validated), with `audit`.
+    async fn set_notification_preferences(
+        &self,
+        user: Uuid,
+        preferences: &crate::NotificationPreferences,
+        now: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<crate::NotificationPreferences>;
+
+    /// Which of `ids` are cameras the user may see (their own, or linked to a device of
+    /// theirs).
+    async fn visible_cameras(&self, user: Uuid, ids: &[Uuid]) -> StorageResult<Vec<Uuid>>;
+}
+
+/// Owners' webhook endpoints (tables `webhook_endpoints`, `webhook_subscriptions`).
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_webhook(
+        &self,
+        new: crate::NewWebhookEndpoint,
+        now: DateTime<Utc>,
+        audit: NewAuditLog,
+    ) -> StorageResult<crate::WebhookEndpoint>;
+    /// The owner's endpoints, newest first.
+    async fn list_webhooks(
+        &self,
+        owner: Uuid,
+        page: PageRequest,
+    ) -> StorageResult<Page<crate::WebhookEndpoint>>;
+    async fn get_webhook(&self, owner: Uuid, id: Uuid)
+        -> StorageResult<Option<crate::WebhookEndpoint>>;
+    /// Deletes an endpoint of the owner's and, with it, its undelivered jobs, with `audit`.
+    async fn delete_webhook(&self, owner: Uuid, id: Uuid, audit: NewAuditLog)
+        -> StorageResult<bool>;
+    /// Queues `{type, timestamp, data}` for each of the owner's enabled endpoints subscribed
+    /// to `event_type`. Events and clips queue theirs in the transaction that stores them;
+    /// presence changes, which are best effort anyway, come through here. Returns how many
+    /// jobs were queued.
+    async fn enqueue_webhook_event(
+        &self,
+        owner: Uuid,
+        event_type: crate::WebhookEventType,
+        data: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StorageResult<u64>;
 }
 
 /// Events (table `events`) with the notifications they cause.

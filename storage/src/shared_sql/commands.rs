@@ -56,7 +56,8 @@ pub const DEVICE_VISIBLE_SQL: &str = "SELECT 1 FROM devices d WHERE d.id = $1 AN
      OR EXISTS (SELECT 1 FROM device_links l JOIN devices c ON c.id = l.client_device_id \
                 WHERE l.camera_device_id = d.id AND l.status = 'active' AND c.user_id = $2))";
 
-/// One data-only wake-up push per offline device with a push token, unless one is pending.
+/// One data-only wake-up push per offline device with a push token, unless one is still on
+/// its way (pending, being sent, or waiting to be retried).
 /// Parameters: `$1` delivery id, `$2` device, `$3` payload, `$4` now, `$5` command.
 pub const WAKE_UP_SQL: &str = "INSERT INTO notification_deliveries (id, owner_user_id, \
      recipient_device_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at, \
@@ -64,7 +65,7 @@ pub const WAKE_UP_SQL: &str = "INSERT INTO notification_deliveries (id, owner_us
      SELECT $1, d.user_id, d.id, 'command_wakeup', $3, 'pending', 0, $4, $4, $4, $5 FROM devices d \
      WHERE d.id = $2 AND d.status = 'offline' AND d.push_token IS NOT NULL \
      AND NOT EXISTS (SELECT 1 FROM notification_deliveries n WHERE n.recipient_device_id = d.id \
-                     AND n.type = 'command_wakeup' AND n.status IN ('pending', 'sending'))";
+                     AND n.type = 'command_wakeup' AND n.status IN ('pending', 'sending', 'failed'))";
 
 /// Implements [`crate::CommandStore`] for a backend type with a `pool` field, given its
 /// connection type. See the module documentation for what the expanding crate provides.
@@ -151,6 +152,9 @@ macro_rules! impl_command_store {
                 };
                 write_audit(&mut tx, audit.or_target(owner, "command", created.id)).await?;
                 tx.commit().await?;
+                if woken {
+                    self.deliveries.notify_one();
+                }
                 Ok($crate::CommandOutcome::Created {
                     command: created,
                     wake_up_queued: woken,

@@ -1,9 +1,149 @@
-//! The SQL of [`crate::DeliveryStore`], written once for both backends.
+//! The SQL of [`crate::DeliveryStore`] and [`crate::WebhookStore`], written once for both
+//! backends. The expanding crate provides `SKIP_LOCKED` (PostgreSQL's `FOR UPDATE SKIP
+//! LOCKED`; empty on SQLite, whose write transactions take turns anyway), `write_audit` and
+//! `self.begin_write()`, and its type has a `deliveries: Arc<Notify>` field that is notified
+//! after every commit that queued jobs.
 
 pub const DELIVERY_COLUMNS: &str = "id, recipient_device_id, webhook_endpoint_id, type, status, \
      attempts, last_error, sent_at, next_attempt_at, notification_id, command_id, created_at, updated_at";
 
-/// Implements [`crate::DeliveryStore`] for a backend type with a `pool` field.
+pub const WEBHOOK_COLUMNS: &str =
+    "id, owner_user_id, url, events, enabled, created_at, updated_at";
+
+/// The due jobs, oldest due first, taken by `$1` until `$2` at `$3`, at most `$4`. The due
+/// ids are materialised first so PostgreSQL evaluates the locking subquery exactly once.
+pub fn claim_sql(skip_locked: &str) -> String {
+    format!(
+        "WITH due AS MATERIALIZED (SELECT id FROM notification_deliveries \
+           WHERE status IN ('pending', 'failed') AND next_attempt_at <= $3 \
+           ORDER BY next_attempt_at LIMIT $4 {skip_locked}) \
+         UPDATE notification_deliveries SET status = 'sending', attempts = attempts + 1, \
+           locked_by = $1, locked_until = $2, updated_at = $3 \
+         WHERE id IN (SELECT id FROM due) RETURNING id"
+    )
+}
+
+/// `$1`, `$2`, ... `$n` after `first - 1` other parameters, for an `IN (...)` list.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A claimed job with its target's credentials, for ids bound from `$1`.
+pub fn claimed_sql(n: usize) -> String {
+    format!(
+        "SELECT n.id, n.owner_user_id, n.type, n.payload, n.attempts, n.created_at, \
+           n.notification_id, n.recipient_device_id, d.push_provider, d.push_token, \
+           n.webhook_endpoint_id, w.url AS webhook_url, w.secret AS webhook_secret \
+         FROM notification_deliveries n \
+         LEFT JOIN devices d ON d.id = n.recipient_device_id \
+         LEFT JOIN webhook_endpoints w ON w.id = n.webhook_endpoint_id \
+         WHERE n.id IN ({}) ORDER BY n.id",
+        placeholders(1, n)
+    )
+}
+
+/// Jobs sent: `$1` now, `$2` worker, ids from `$3`.
+pub fn sent_sql(n: usize) -> String {
+    format!(
+        "UPDATE notification_deliveries SET status = 'sent', sent_at = $1, updated_at = $1, \
+           last_error = NULL, next_attempt_at = NULL, locked_by = NULL, locked_until = NULL \
+         WHERE locked_by = $2 AND status = 'sending' AND id IN ({}) RETURNING notification_id",
+        placeholders(3, n)
+    )
+}
+
+/// Notifications whose first push went out: `$1` now, ids from `$2`.
+pub fn notifications_sent_sql(n: usize) -> String {
+    format!(
+        "UPDATE notifications SET status = 'sent', sent_at = $1 \
+         WHERE id IN ({}) AND status <> 'sent'",
+        placeholders(2, n)
+    )
+}
+
+/// `$1` error, `$2` next attempt, `$3` now, `$4` job, `$5` worker.
+pub const RETRY_SQL: &str = "UPDATE notification_deliveries SET status = 'failed', last_error = $1, \
+     next_attempt_at = $2, locked_by = NULL, locked_until = NULL, updated_at = $3 \
+     WHERE id = $4 AND locked_by = $5 AND status = 'sending'";
+
+/// `$1` error, `$2` now, `$3` job, `$4` worker.
+pub const DEAD_SQL: &str = "UPDATE notification_deliveries SET status = 'dead', last_error = $1, \
+     next_attempt_at = NULL, locked_by = NULL, locked_until = NULL, updated_at = $2 \
+     WHERE id = $3 AND locked_by = $4 AND status = 'sending' \
+     RETURNING owner_user_id, recipient_device_id, notification_id";
+
+/// A notification whose every push gave up has failed: `$1` notification.
+pub const NOTIFICATION_FAILED_SQL: &str = "UPDATE notifications SET status = 'failed' \
+     WHERE id = $1 AND status = 'pending' AND NOT EXISTS (SELECT 1 FROM notification_deliveries \
+       WHERE notification_id = $1 AND status <> 'dead')";
+
+/// Forgets a push token the provider refused, unless the device registered another since:
+/// `$1` now, `$2` device, `$3` the refused token.
+pub const CLEAR_TOKEN_SQL: &str = "UPDATE devices SET push_token = NULL, push_provider = NULL, \
+     updated_at = $1 WHERE id = $2 AND push_token = $3";
+
+/// `$1` now, `$2` attempts after which a job is dead.
+pub const RESCUE_SQL: &str = "UPDATE notification_deliveries SET \
+       status = CASE WHEN attempts >= $2 THEN 'dead' ELSE 'failed' END, \
+       next_attempt_at = CASE WHEN attempts >= $2 THEN NULL ELSE $1 END, \
+       last_error = 'the worker sending it stopped before it finished (its lease expired)', \
+       locked_by = NULL, locked_until = NULL, updated_at = $1 \
+     WHERE status = 'sending' AND locked_until < $1";
+
+/// The owner's enabled endpoints subscribed to an event type: `$1` owner, `$2` type.
+pub const SUBSCRIBED_ENDPOINTS_SQL: &str = "SELECT s.webhook_endpoint_id FROM webhook_subscriptions s \
+     JOIN webhook_endpoints w ON w.id = s.webhook_endpoint_id \
+     WHERE s.owner_user_id = $1 AND s.event_type = $2 AND w.enabled";
+
+/// `$1` id, `$2` owner, `$3` endpoint, `$4` body, `$5` now.
+pub const WEBHOOK_DELIVERY_SQL: &str = "INSERT INTO notification_deliveries (id, owner_user_id, \
+     webhook_endpoint_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at) \
+     VALUES ($1, $2, $3, 'webhook', $4, 'pending', 0, $5, $5, $5)";
+
+/// What a webhook endpoint receives: `{type, timestamp, data}`.
+pub fn webhook_body(
+    event_type: crate::WebhookEventType,
+    at: chrono::DateTime<chrono::Utc>,
+    data: &impl serde::Serialize,
+) -> serde_json::Value {
+    serde_json::json!({ "type": event_type.as_str(), "timestamp": at, "data": data })
+}
+
+/// Queues a webhook job for each of `$owner`'s endpoints subscribed to `$event_type`, on the
+/// connection or transaction `$conn`; evaluates to how many were queued.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! enqueue_webhooks {
+    ($conn:ident, $owner:expr, $event_type:expr, $data:expr, $now:expr) => {{
+        use $crate::shared_sql::deliveries::*;
+        let event_type: $crate::WebhookEventType = $event_type;
+        let endpoints: Vec<uuid::Uuid> = sqlx::query_scalar(SUBSCRIBED_ENDPOINTS_SQL)
+            .bind($owner)
+            .bind(event_type.as_str())
+            .fetch_all(&mut *$conn)
+            .await?;
+        if !endpoints.is_empty() {
+            let body = webhook_body(event_type, $now, $data);
+            for endpoint in &endpoints {
+                sqlx::query(WEBHOOK_DELIVERY_SQL)
+                    .bind($crate::new_id())
+                    .bind($owner)
+                    .bind(endpoint)
+                    .bind(sqlx::types::Json(&body))
+                    .bind($now)
+                    .execute(&mut *$conn)
+                    .await?;
+            }
+        }
+        endpoints.len() as u64
+    }};
+}
+
+/// Implements [`crate::DeliveryStore`] and [`crate::WebhookStore`] for a backend type (see
+/// the module documentation for what it provides).
 #[macro_export]
 macro_rules! impl_delivery_store {
     ($db:ty) => {
@@ -30,6 +170,277 @@ macro_rules! impl_delivery_store {
                     .await?;
                 Ok($crate::Page::from_rows(rows, page, |d| d.id))
             }
+
+            async fn claim_deliveries(
+                &self,
+                worker: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                lease_until: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::StorageResult<Vec<$crate::ClaimedDelivery>> {
+                use $crate::shared_sql::deliveries::*;
+                static CLAIM: std::sync::LazyLock<String> =
+                    std::sync::LazyLock::new(|| claim_sql(SKIP_LOCKED));
+                let mut tx = self.begin_write().await?;
+                let ids: Vec<uuid::Uuid> = sqlx::query_scalar(CLAIM.as_str())
+                    .bind(worker)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(i64::from(limit.max(1)))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if ids.is_empty() {
+                    tx.commit().await?;
+                    return Ok(Vec::new());
+                }
+                let sql = claimed_sql(ids.len());
+                let mut query = sqlx::query_as(&sql);
+                for id in &ids {
+                    query = query.bind(id);
+                }
+                let claimed: Vec<$crate::ClaimedDelivery> = query.fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(claimed)
+            }
+
+            async fn finish_deliveries(
+                &self,
+                worker: &str,
+                reports: &[$crate::DeliveryReport],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<()> {
+                use $crate::shared_sql::deliveries::*;
+                if reports.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.begin_write().await?;
+                let sent: Vec<uuid::Uuid> = reports
+                    .iter()
+                    .filter(|r| r.result == $crate::DeliveryResult::Sent)
+                    .map(|r| r.id)
+                    .collect();
+                if !sent.is_empty() {
+                    let sql = sent_sql(sent.len());
+                    let mut query = sqlx::query_scalar(&sql).bind(now).bind(worker);
+                    for id in &sent {
+                        query = query.bind(id);
+                    }
+                    let mut notified: Vec<Option<uuid::Uuid>> = query.fetch_all(&mut *tx).await?;
+                    notified.sort();
+                    notified.dedup();
+                    let notified: Vec<uuid::Uuid> = notified.into_iter().flatten().collect();
+                    if !notified.is_empty() {
+                        let sql = notifications_sent_sql(notified.len());
+                        let mut query = sqlx::query(&sql).bind(now);
+                        for id in &notified {
+                            query = query.bind(id);
+                        }
+                        query.execute(&mut *tx).await?;
+                    }
+                }
+                for report in reports {
+                    match &report.result {
+                        $crate::DeliveryResult::Sent => {}
+                        $crate::DeliveryResult::Retry { error, at } => {
+                            sqlx::query(RETRY_SQL)
+                                .bind(error)
+                                .bind(at)
+                                .bind(now)
+                                .bind(report.id)
+                                .bind(worker)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        $crate::DeliveryResult::Dead {
+                            error,
+                            refused_token,
+                        } => {
+                            let dead: Option<(uuid::Uuid, Option<uuid::Uuid>, Option<uuid::Uuid>)> =
+                                sqlx::query_as(DEAD_SQL)
+                                    .bind(error)
+                                    .bind(now)
+                                    .bind(report.id)
+                                    .bind(worker)
+                                    .fetch_optional(&mut *tx)
+                                    .await?;
+                            let Some((owner, device, notification)) = dead else {
+                                continue;
+                            };
+                            if let Some(notification) = notification {
+                                sqlx::query(NOTIFICATION_FAILED_SQL)
+                                    .bind(notification)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            if let (Some(device), Some(token)) = (device, refused_token) {
+                                let cleared = sqlx::query(CLEAR_TOKEN_SQL)
+                                    .bind(now)
+                                    .bind(device)
+                                    .bind(token)
+                                    .execute(&mut *tx)
+                                    .await?
+                                    .rows_affected();
+                                if cleared > 0 {
+                                    write_audit(
+                                        &mut tx,
+                                        $crate::NewAuditLog::new("device.push_token_invalid")
+                                            .owner(owner)
+                                            .target("device", device)
+                                            .metadata(serde_json::json!({
+                                                "delivery_id": report.id,
+                                                "error": error,
+                                            })),
+                                    )
+                                    .await?;
+                                }
+                            }
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rescue_deliveries(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                max_attempts: i32,
+            ) -> $crate::StorageResult<u64> {
+                use $crate::shared_sql::deliveries::RESCUE_SQL;
+                let mut tx = self.begin_write().await?;
+                let rescued = sqlx::query(RESCUE_SQL)
+                    .bind(now)
+                    .bind(max_attempts)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(rescued)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::WebhookStore for $db {
+            async fn create_webhook(
+                &self,
+                new: $crate::NewWebhookEndpoint,
+                now: chrono::DateTime<chrono::Utc>,
+                audit: $crate::NewAuditLog,
+            ) -> $crate::StorageResult<$crate::WebhookEndpoint> {
+                use $crate::shared_sql::deliveries::WEBHOOK_COLUMNS;
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "INSERT INTO webhook_endpoints (id, owner_user_id, url, events, secret, enabled, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                     RETURNING {WEBHOOK_COLUMNS}"
+                );
+                let created: $crate::WebhookEndpoint = sqlx::query_as(&sql)
+                    .bind($crate::new_id())
+                    .bind(new.owner_user_id)
+                    .bind(&new.url)
+                    .bind(sqlx::types::Json(&new.events))
+                    .bind(&new.secret)
+                    .bind(true)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let mut types = new.events.clone();
+                types.sort_by_key(|t| t.as_str());
+                types.dedup();
+                for event_type in types {
+                    sqlx::query(
+                        "INSERT INTO webhook_subscriptions (owner_user_id, event_type, webhook_endpoint_id) \
+                         VALUES ($1, $2, $3)",
+                    )
+                    .bind(new.owner_user_id)
+                    .bind(event_type.as_str())
+                    .bind(created.id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                write_audit(
+                    &mut tx,
+                    audit.or_target(new.owner_user_id, "webhook", created.id),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(created)
+            }
+
+            async fn list_webhooks(
+                &self,
+                owner: uuid::Uuid,
+                page: $crate::PageRequest,
+            ) -> $crate::StorageResult<$crate::Page<$crate::WebhookEndpoint>> {
+                use $crate::shared_sql::deliveries::WEBHOOK_COLUMNS;
+                let sql = format!(
+                    "SELECT {WEBHOOK_COLUMNS} FROM webhook_endpoints WHERE owner_user_id = $1 \
+                     AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+                );
+                let rows: Vec<$crate::WebhookEndpoint> = sqlx::query_as(&sql)
+                    .bind(owner)
+                    .bind(page.after.map(|cursor| cursor.0))
+                    .bind(page.fetch_limit())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok($crate::Page::from_rows(rows, page, |w| w.id))
+            }
+
+            async fn get_webhook(
+                &self,
+                owner: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> $crate::StorageResult<Option<$crate::WebhookEndpoint>> {
+                use $crate::shared_sql::deliveries::WEBHOOK_COLUMNS;
+                let sql = format!(
+                    "SELECT {WEBHOOK_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND owner_user_id = $2"
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(owner)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn delete_webhook(
+                &self,
+                owner: uuid::Uuid,
+                id: uuid::Uuid,
+                audit: $crate::NewAuditLog,
+            ) -> $crate::StorageResult<bool> {
+                let mut tx = self.begin_write().await?;
+                // Its jobs and subscriptions go with it (ON DELETE CASCADE).
+                let deleted = sqlx::query(
+                    "DELETE FROM webhook_endpoints WHERE id = $1 AND owner_user_id = $2",
+                )
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    > 0;
+                if deleted {
+                    write_audit(&mut tx, audit.or_target(owner, "webhook", id)).await?;
+                }
+                tx.commit().await?;
+                Ok(deleted)
+            }
+
+            async fn enqueue_webhook_event(
+                &self,
+                owner: uuid::Uuid,
+                event_type: $crate::WebhookEventType,
+                data: serde_json::Value,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StorageResult<u64> {
+                let mut tx = self.begin_write().await?;
+                let queued = $crate::enqueue_webhooks!(tx, owner, event_type, &data, now);
+                tx.commit().await?;
+                if queued > 0 {
+                    self.deliveries.notify_one();
+                }
+                Ok(queued)
+            }
         }
     };
 }
@@ -42,6 +453,7 @@ macro_rules! impl_shared_stores {
         $crate::impl_command_store!($db, $conn);
         $crate::impl_delivery_store!($db);
         $crate::impl_event_store!($db);
+        $crate::impl_notification_store!($db);
         $crate::impl_stream_store!($db);
         $crate::impl_relay_store!($db);
         $crate::impl_recording_store!($db);

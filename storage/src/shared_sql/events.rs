@@ -21,11 +21,20 @@ pub const RECIPIENT_USERS_SQL: &str = "SELECT $2 AS user_id UNION \
      SELECT c.user_id FROM device_links l JOIN devices c ON c.id = l.client_device_id \
      WHERE l.camera_device_id = $1 AND l.status = 'active'";
 
-/// Devices to push an event of camera `$1` owned by `$2` to: the owner's devices but the
-/// camera, and the devices linked to it, when they have a push token.
+/// Devices to push an event of camera `$1` owned by `$2` to: the owner's viewers and the
+/// devices linked to the camera, when they have a push token. Cameras get no alerts (their
+/// pushes are wake-ups for commands).
 pub const PUSH_DEVICES_SQL: &str = "SELECT d.id, d.user_id FROM devices d \
-     WHERE d.push_token IS NOT NULL AND d.id <> $1 AND (d.user_id = $2 OR d.id IN \
+     WHERE d.push_token IS NOT NULL AND d.id <> $1 AND NOT d.is_camera AND (d.user_id = $2 OR d.id IN \
        (SELECT client_device_id FROM device_links WHERE camera_device_id = $1 AND status = 'active'))";
+
+/// When user `$1` was last alerted (a push queued) about camera `$2`, looking no further
+/// back than notification id `$3` (the cooldown's start as a UUIDv7 floor, so the
+/// `(user_id, id)` index bounds the scan).
+pub const LAST_ALERT_SQL: &str = "SELECT max(n.created_at) FROM notifications n \
+     JOIN events e ON e.id = n.event_id \
+     WHERE n.user_id = $1 AND e.device_id = $2 AND n.id >= $3 \
+       AND n.status IN ('pending', 'sent', 'failed')";
 
 /// Implements [`crate::EventStore`] for a backend type with a `pool` field.
 #[macro_export]
@@ -55,27 +64,16 @@ macro_rules! impl_event_store {
                     .bind(now)
                     .fetch_one(&mut *tx)
                     .await?;
+                let camera_name: Option<String> =
+                    sqlx::query_scalar("SELECT name FROM devices WHERE id = $1")
+                        .bind(event.camera_device_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 let users: Vec<uuid::Uuid> = sqlx::query_scalar(RECIPIENT_USERS_SQL)
                     .bind(event.camera_device_id)
                     .bind(event.owner_user_id)
                     .fetch_all(&mut *tx)
                     .await?;
-                let mut notification_of = std::collections::HashMap::new();
-                for user in users {
-                    let id = $crate::new_id();
-                    sqlx::query(
-                        "INSERT INTO notifications (id, event_id, user_id, channel, status, is_read, created_at) \
-                         VALUES ($1, $2, $3, 'push', 'pending', $4, $5)",
-                    )
-                    .bind(id)
-                    .bind(created.id)
-                    .bind(user)
-                    .bind(false)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    notification_of.insert(user, id);
-                }
                 let devices: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(PUSH_DEVICES_SQL)
                     .bind(event.camera_device_id)
                     .bind(event.owner_user_id)
@@ -85,25 +83,90 @@ macro_rules! impl_event_store {
                     "kind": "event",
                     "event_id": created.id,
                     "camera_device_id": event.camera_device_id,
+                    "camera_name": camera_name,
                     "title": created.title,
                     "triggered_by": created.triggered_by,
+                    "started_at": created.started_at,
                 });
-                for (device, user) in devices {
+                let mut queued = 0u64;
+                for user in users {
+                    let preferences: $crate::NotificationPreferences =
+                        sqlx::query_as::<_, $crate::PreferencesRow>($crate::shared_sql::notifications::PREFERENCES_SQL)
+                            .bind(user)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .map(Into::into)
+                            .unwrap_or_default();
+                    let last_alert: Option<chrono::DateTime<chrono::Utc>> =
+                        if preferences.cooldown_seconds > 0 {
+                            let since = now
+                                - chrono::Duration::seconds(i64::from(preferences.cooldown_seconds));
+                            sqlx::query_scalar(LAST_ALERT_SQL)
+                                .bind(user)
+                                .bind(event.camera_device_id)
+                                .bind($crate::id_floor(since))
+                                .fetch_one(&mut *tx)
+                                .await?
+                        } else {
+                            None
+                        };
+                    let suppressed =
+                        preferences.suppression(event.camera_device_id, now, last_alert);
+                    let targets: Vec<uuid::Uuid> = devices
+                        .iter()
+                        .filter(|(_, owner)| *owner == user)
+                        .map(|(device, _)| *device)
+                        .collect();
+                    let status = match (suppressed, targets.is_empty()) {
+                        (Some(_), _) => $crate::NotificationStatus::Suppressed,
+                        (None, true) => $crate::NotificationStatus::InApp,
+                        (None, false) => $crate::NotificationStatus::Pending,
+                    };
+                    let notification = $crate::new_id();
                     sqlx::query(
-                        "INSERT INTO notification_deliveries (id, owner_user_id, recipient_device_id, type, \
-                         payload, status, attempts, next_attempt_at, created_at, updated_at, notification_id) \
-                         VALUES ($1, $2, $3, 'event', $4, 'pending', 0, $5, $5, $5, $6)",
+                        "INSERT INTO notifications (id, event_id, user_id, channel, status, is_read, \
+                         created_at, suppressed_reason) VALUES ($1, $2, $3, 'push', $4, $5, $6, $7)",
                     )
-                    .bind($crate::new_id())
+                    .bind(notification)
+                    .bind(created.id)
                     .bind(user)
-                    .bind(device)
-                    .bind(sqlx::types::Json(&payload))
+                    .bind(status.as_str())
+                    .bind(false)
                     .bind(now)
-                    .bind(notification_of.get(&user).copied())
+                    .bind(suppressed.map(|reason| reason.as_str()))
                     .execute(&mut *tx)
                     .await?;
+                    if suppressed.is_some() {
+                        continue;
+                    }
+                    for device in targets {
+                        sqlx::query(
+                            "INSERT INTO notification_deliveries (id, owner_user_id, recipient_device_id, type, \
+                             payload, status, attempts, next_attempt_at, created_at, updated_at, notification_id) \
+                             VALUES ($1, $2, $3, 'event', $4, 'pending', 0, $5, $5, $5, $6)",
+                        )
+                        .bind($crate::new_id())
+                        .bind(user)
+                        .bind(device)
+                        .bind(sqlx::types::Json(&payload))
+                        .bind(now)
+                        .bind(notification)
+                        .execute(&mut *tx)
+                        .await?;
+                        queued += 1;
+                    }
                 }
+                queued += $crate::enqueue_webhooks!(
+                    tx,
+                    event.owner_user_id,
+                    $crate::WebhookEventType::EventCreated,
+                    &created,
+                    now
+                );
                 tx.commit().await?;
+                if queued > 0 {
+                    self.deliveries.notify_one();
+                }
                 Ok(created)
             }
 
@@ -136,12 +199,27 @@ macro_rules! impl_event_store {
                      status = CASE WHEN status = 'active' THEN 'ended' ELSE status END \
                      WHERE id = $3 AND ended_at IS NULL RETURNING {EVENT_COLUMNS}"
                 );
+                let mut tx = self.begin_write().await?;
                 let ended: Option<$crate::Event> = sqlx::query_as(&sql)
                     .bind(ended_at)
                     .bind(now)
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
+                let mut queued = 0;
+                if let Some(event) = &ended {
+                    queued = $crate::enqueue_webhooks!(
+                        tx,
+                        event.user_id,
+                        $crate::WebhookEventType::EventEnded,
+                        event,
+                        now
+                    );
+                }
+                tx.commit().await?;
+                if queued > 0 {
+                    self.deliveries.notify_one();
+                }
                 Ok(match ended {
                     Some(event) => $crate::EndOutcome::Ended(event),
                     None => $crate::EndOutcome::AlreadyEnded(found),

@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod deliveries;
 pub mod events;
+pub mod notifications;
 pub mod recordings;
 pub mod relays;
 pub mod streams;

@@ -177,7 +177,23 @@ macro_rules! impl_recording_store {
                         .await?;
                     }
                 }
+                let mut queued = 0;
+                if let Some(recording) = finished
+                    .as_ref()
+                    .filter(|r| r.status == $crate::RecordingStatus::Available)
+                {
+                    queued = $crate::enqueue_webhooks!(
+                        tx,
+                        recording.owner_user_id,
+                        $crate::WebhookEventType::RecordingAvailable,
+                        recording,
+                        now
+                    );
+                }
                 tx.commit().await?;
+                if queued > 0 {
+                    self.deliveries.notify_one();
+                }
                 Ok(finished)
             }
 
