@@ -312,12 +312,12 @@ mod tests {
             "https://cam.example",
         )
         .unwrap();
-        let message = message(&alert, "tok");
-        assert_eq!(message["message"]["token"], "tok");
-        assert_eq!(message["message"]["notification"]["title"], "Porch");
-        assert_eq!(message["message"]["android"]["collapse_key"], "cam1");
-        assert_eq!(message["message"]["apns"]["headers"]["apns-collapse-id"], "cam1");
-        assert!(message.to_string().len() < 4096);
+        let sent = message(&alert, "tok");
+        assert_eq!(sent["message"]["token"], "tok");
+        assert_eq!(sent["message"]["notification"]["title"], "Porch");
+        assert_eq!(sent["message"]["android"]["collapse_key"], "cam1");
+        assert_eq!(sent["message"]["apns"]["headers"]["apns-collapse-id"], "cam1");
+        assert!(sent.to_string().len() < 4096);
         let wake = crate::message::render(
             uuid::Uuid::now_v7(),
             "command_wakeup",
@@ -325,8 +325,8 @@ mod tests {
             "https://cam.example",
         )
         .unwrap();
-        let message = message(&wake, "tok");
-        assert!(message["message"].get("notification").is_none());
-        assert_eq!(message["message"]["apns"]["headers"]["apns-push-type"], "background");
+        let sent = message(&wake, "tok");
+        assert!(sent["message"].get("notification").is_none());
+        assert_eq!(sent["message"]["apns"]["headers"]["apns-push-type"], "background");
     }
 }

@@ -50,7 +50,18 @@ fn report(id: Uuid, result: DeliveryResult) -> DeliveryReport {
     DeliveryReport { id, result }
 }
 
+/// Sends whatever earlier stories left due, so a story counts only its own jobs.
+async fn drain(db: &dyn Database) {
+    let leftover = claim_all(db, "drain").await;
+    let sent: Vec<_> = leftover
+        .iter()
+        .map(|c| report(c.id, DeliveryResult::Sent))
+        .collect();
+    db.finish_deliveries("drain", &sent, now()).await.unwrap();
+}
+
 pub async fn notifications(db: &dyn Database) {
+    drain(db).await;
     let audit = || NewAuditLog::new("test");
     let ada = new_user(db, "ada@notify.test").await;
     let bob = new_user(db, "bob@notify.test").await;
@@ -445,17 +456,26 @@ async fn preferences(db: &dyn Database, ada: Uuid, bob: Uuid, cam: Uuid) {
     db.set_notification_preferences(ada, &cooldown, now(), audit())
         .await
         .unwrap();
+    // The porch camera alerted minutes ago; a garden camera never did. The cooldown is
+    // per camera.
+    let garden = db
+        .create_device(camera(ada, "garden"), "n-garden", NewAuditLog::new("test"))
+        .await
+        .unwrap();
     let pushes_before = pushes(deliveries(db, ada).await);
+    db.create_event(motion(ada, garden.id), now()).await.unwrap();
+    db.create_event(motion(ada, garden.id), now()).await.unwrap();
     db.create_event(motion(ada, cam), now()).await.unwrap();
-    db.create_event(motion(ada, cam), now()).await.unwrap();
-    let two = db
-        .list_notifications(ada, false, PageRequest::first(2))
+    let three = db
+        .list_notifications(ada, false, PageRequest::first(3))
         .await
         .unwrap()
         .items;
-    assert_eq!(two[0].suppressed_reason, Some(SuppressedReason::Cooldown));
-    assert_eq!(two[1].suppressed_reason, None);
-    assert_eq!(two[1].status, NotificationStatus::Pending);
+    assert_eq!(three[0].camera_device_id, Some(cam));
+    assert_eq!(three[0].suppressed_reason, Some(SuppressedReason::Cooldown));
+    assert_eq!(three[1].suppressed_reason, Some(SuppressedReason::Cooldown));
+    assert_eq!(three[2].suppressed_reason, None);
+    assert_eq!(three[2].status, NotificationStatus::Pending);
     assert_eq!(
         pushes(deliveries(db, ada).await),
         pushes_before + 1,
@@ -481,13 +501,7 @@ async fn preferences(db: &dyn Database, ada: Uuid, bob: Uuid, cam: Uuid) {
 /// A worker that dies leaves its jobs `sending`; once the lease runs out they are due again,
 /// and a job out of attempts is dead. Two workers claiming at once never share a job.
 async fn leases(db: &dyn Database, ada: Uuid, cam: Uuid) {
-    // Whatever is still due from earlier stories is sent first.
-    let leftover = claim_all(db, "sweeper").await;
-    let sent: Vec<_> = leftover
-        .iter()
-        .map(|c| report(c.id, DeliveryResult::Sent))
-        .collect();
-    db.finish_deliveries("sweeper", &sent, now()).await.unwrap();
+    drain(db).await;
 
     for _ in 0..6 {
         db.create_event(motion(ada, cam), now()).await.unwrap();
