@@ -60,6 +60,8 @@ pub struct Application {
     /// For a recorder without signal in its process: signal's state, to hear the bus and
     /// announce clips through it (it serves no routes).
     reporter: Option<AppState>,
+    /// The notifier, which works the delivery queue.
+    notifier: Option<securecam_notifier::Notifier>,
 }
 
 struct RelayParts {
@@ -105,6 +107,20 @@ impl Application {
             db.migrate().await.context("applying migrations")?;
         }
         let keys = keys::load_or_create(&settings.data_dir)?;
+        let mut signal_config = settings.signal_config();
+        signal_config.vapid_public_key = Some(keys.vapid.public_key());
+        let notifier = if components.contains(&Component::Notifier) {
+            Some(
+                securecam_notifier::Notifier::new(
+                    db.clone(),
+                    settings.notifier_config(),
+                    keys.vapid.clone(),
+                )
+                .map_err(|e| anyhow::anyhow!("notifier settings: {e}"))?,
+            )
+        } else {
+            None
+        };
 
         // The relay binds its UDP port first: signal hands out its endpoints.
         let mut relay = None;
@@ -219,14 +235,14 @@ impl Application {
         if components.contains(&Component::Recorder) && !components.contains(&Component::Signal) {
             reporter = Some(AppState::new(
                 db.clone(),
-                settings.signal_config(),
+                signal_config.clone(),
                 Arc::new(LogMailer),
                 media.clone(),
             )?);
         }
         let mut signal = None;
         if components.contains(&Component::Signal) {
-            let state = AppState::new(db.clone(), settings.signal_config(), mailer, media)?;
+            let state = AppState::new(db.clone(), signal_config, mailer, media)?;
             signal = Some(state.clone());
             let (api, openapi) = securecam_signal::router(state);
             let openapi_json = openapi.clone();
@@ -237,14 +253,6 @@ impl Application {
                     get(move || async move { Json(openapi_json) }),
                 )
                 .merge(Scalar::with_url("/docs", openapi));
-        }
-        for component in &components {
-            if !matches!(
-                component,
-                Component::Signal | Component::Relay | Component::Recorder
-            ) {
-                tracing::debug!(component = %component, "component enabled; it has no work in this version yet");
-            }
         }
         let router = router
             .route_layer(middleware::from_fn(ops::track_metrics))
@@ -270,6 +278,7 @@ impl Application {
             relay,
             recorder: recorder_parts,
             reporter,
+            notifier,
         })
     }
 
@@ -355,6 +364,13 @@ impl Application {
                     }
                 }
             }));
+        }
+
+        if let Some(notifier) = self.notifier.take() {
+            let mut stop = stop_rx.clone();
+            relay_tasks.push(tokio::spawn(notifier.run(async move {
+                let _ = stop.changed().await;
+            })));
         }
 
         let names: Vec<&str> = self.components.iter().map(|c| c.name()).collect();

@@ -1,6 +1,8 @@
 //! Signing keys kept under the data directory: created on first start, reused after, readable
 //! only by the server's user. The media-token key (Ed25519) signs short-lived publish and
-//! subscribe tokens that the relay checks without a database round trip.
+//! subscribe tokens that the relay checks without a database round trip; the VAPID key
+//! (P-256) signs Web Push requests, and browsers subscribe with its public half, so it must
+//! never change.
 
 use std::fs;
 use std::io::Write;
@@ -13,10 +15,15 @@ use ed25519_dalek::SigningKey;
 
 pub struct Keys {
     pub media_signing: SigningKey,
+    pub vapid: securecam_notifier::VapidKey,
 }
 
 pub fn media_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("media-signing-ed25519.pem")
+}
+
+pub fn vapid_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys").join("vapid-p256.pem")
 }
 
 /// Loads the keys under `data_dir`, creating any that are missing.
@@ -36,7 +43,20 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Keys> {
     let pem = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let media_signing =
         SigningKey::from_pkcs8_pem(&pem).with_context(|| format!("parsing {}", path.display()))?;
-    Ok(Keys { media_signing })
+
+    let path = vapid_key_path(data_dir);
+    if !path.exists()
+        && write_private_once(&path, securecam_notifier::VapidKey::generate().to_pem().as_bytes())?
+    {
+        tracing::debug!(path = %path.display(), "created VAPID key");
+    }
+    let pem = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let vapid = securecam_notifier::VapidKey::from_pem(&pem)
+        .map_err(|e| anyhow::anyhow!("parsing {}: {e}", path.display()))?;
+    Ok(Keys {
+        media_signing,
+        vapid,
+    })
 }
 
 /// Writes a secret file readable only by its owner, complete or not at all, and only if it
@@ -80,14 +100,14 @@ mod tests {
             first.media_signing.to_bytes(),
             again.media_signing.to_bytes()
         );
+        assert_eq!(first.vapid.public_key(), again.vapid.public_key());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(media_key_path(dir.path()))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
+            for path in [media_key_path(dir.path()), vapid_key_path(dir.path())] {
+                let mode = fs::metadata(path).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600);
+            }
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Settings {
     /// Credentials and endpoint for an `s3://` `storage_url`.
     pub storage: StorageSettings,
     pub signal: SignalConfig,
+    /// Push delivery: FCM, APNs, Web Push, webhooks, retries.
+    pub notifier: securecam_notifier::NotifierConfig,
 }
 
 /// The recorder: event clips and recordings.
@@ -226,6 +228,7 @@ impl Default for Settings {
             recorder: RecorderSettings::default(),
             storage: StorageSettings::default(),
             signal: SignalConfig::default(),
+            notifier: securecam_notifier::NotifierConfig::default(),
         }
     }
 }
@@ -281,7 +284,17 @@ impl Settings {
     pub fn signal_config(&self) -> SignalConfig {
         SignalConfig {
             public_url: self.public_url(),
+            allow_private_targets: self.allow_private_targets,
             ..self.signal.clone()
+        }
+    }
+
+    /// The notifier's configuration, with the server-wide values filled in.
+    pub fn notifier_config(&self) -> securecam_notifier::NotifierConfig {
+        securecam_notifier::NotifierConfig {
+            public_url: self.public_url(),
+            allow_private_targets: self.allow_private_targets,
+            ..self.notifier.clone()
         }
     }
 }

@@ -48,6 +48,13 @@ pub struct SignalConfig {
     /// cameras, events and recordings over the bus. Without it, and with no recorder in this
     /// process, nothing is recorded.
     pub remote_recorder: bool,
+    /// Filled in from the server-wide `allow_private_targets`: webhooks may then name
+    /// loopback and private addresses (and plain http).
+    #[serde(skip)]
+    pub allow_private_targets: bool,
+    /// Filled in from the VAPID key under the data directory: what browsers subscribe with.
+    #[serde(skip)]
+    pub vapid_public_key: Option<String>,
 }
 
 impl SignalConfig {
@@ -92,6 +99,8 @@ impl Default for SignalConfig {
             stream_idle_stop_secs: 30,
             relay_stale_secs: 15,
             remote_recorder: false,
+            allow_private_targets: false,
+            vapid_public_key: None,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod relay_link;
 pub mod routes;
 pub mod state;
 pub mod streams;
+pub mod webhooks;
 pub mod ws;
 
 pub use config::SignalConfig;

@@ -12,6 +12,7 @@ pub mod pairing;
 pub mod recordings;
 pub mod streams;
 pub mod uploads;
+pub mod webhooks;
 pub mod ws;
 
 use axum::http::{Method, StatusCode, Uri};
@@ -45,7 +46,8 @@ use crate::state::AppState;
         (name = "links", description = "Devices allowed to watch a camera"),
         (name = "pairing", description = "Pairing a phone as a camera by code"),
         (name = "commands", description = "Durable commands to devices"),
-        (name = "notifications", description = "Push and webhook deliveries"),
+        (name = "notifications", description = "Notifications of events, their push deliveries, preferences"),
+        (name = "webhooks", description = "Signed HTTP callbacks for integrations (Standard Webhooks)"),
         (name = "events", description = "What cameras saw or heard"),
         (name = "streams", description = "Live view sessions and ICE servers"),
         (name = "recordings", description = "Clips: event clips and recordings, playback"),
@@ -112,6 +114,15 @@ pub fn router(state: AppState) -> (Router, OpenApiDoc) {
         .routes(routes!(uploads::upload))
         .routes(routes!(uploads::complete))
         .routes(routes!(notifications::list_deliveries))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::mark_read))
+        .routes(routes!(
+            notifications::get_preferences,
+            notifications::put_preferences
+        ))
+        .routes(routes!(notifications::vapid_public_key))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::delete))
         .routes(routes!(streams::create))
         .routes(routes!(streams::get, streams::end))
         .routes(routes!(streams::ice_servers))

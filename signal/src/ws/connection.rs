@@ -347,6 +347,9 @@ async fn set_presence(state: &AppState, device: &Device, status: DeviceStatus) -
             None
         }
     };
+    if let Some(updated) = &updated {
+        crate::webhooks::presence_changed(state, updated);
+    }
     let presence = ServerMessage::Presence {
         device_id: device.id,
         status,

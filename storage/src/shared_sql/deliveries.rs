@@ -433,6 +433,17 @@ macro_rules! impl_delivery_store {
                 data: serde_json::Value,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StorageResult<u64> {
+                use $crate::shared_sql::deliveries::SUBSCRIBED_ENDPOINTS_SQL;
+                // Presence changes come here by the thousand and almost never have an
+                // endpoint: a read answers those without taking the write lock.
+                let any: Option<uuid::Uuid> = sqlx::query_scalar(SUBSCRIBED_ENDPOINTS_SQL)
+                    .bind(owner)
+                    .bind(event_type.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if any.is_none() {
+                    return Ok(0);
+                }
                 let mut tx = self.begin_write().await?;
                 let queued = $crate::enqueue_webhooks!(tx, owner, event_type, &data, now);
                 tx.commit().await?;
