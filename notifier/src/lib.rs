@@ -20,3 +20,6 @@ pub mod vapid;
 pub use config::NotifierConfig;
 pub use dispatcher::Notifier;
 pub use vapid::VapidKey;
+
+/// The JWT library the providers sign with, for tools and tests that stand in for them.
+pub use web_push_native::jwt_simple;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::process::Command;
 
-fn python() -> String {
+pub fn python() -> String {
     std::env::var("SECURECAM_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string())
 }
 

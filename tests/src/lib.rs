@@ -17,6 +17,8 @@ use tokio::sync::oneshot;
 pub mod aiortc;
 pub mod media;
 pub mod probe;
+pub mod push;
+pub mod receiver;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -99,14 +99,16 @@ impl WebPush {
         };
         let built = WebPushBuilder::new(endpoint, p256dh, Auth::clone_from_slice(&auth))
             .with_valid_duration(ttl)
-            .with_vapid(self.key.key_pair(), &self.subject)
             .build(body(push).to_string())
             .map_err(|e| Outcome::rejected(format!("webpush: could not encrypt: {e}")))?;
+        let authorization = vapid_authorization(&self.key, &url, &self.subject)
+            .map_err(|e| Outcome::rejected(format!("webpush: could not sign: {e}")))?;
         let (parts, bytes) = built.into_parts();
         let mut request = self
             .client
             .post(url)
             .headers(parts.headers)
+            .header(http::header::AUTHORIZATION, authorization)
             .header("urgency", urgency)
             .body(bytes);
         // A topic is at most 32 base64url characters; a camera id without dashes is 32 hex.
@@ -117,6 +119,23 @@ impl WebPush {
             .build()
             .map_err(|e| Outcome::rejected(format!("webpush: {e}")))
     }
+}
+
+/// `Authorization: vapid t=<JWT>, k=<public key>` (RFC 8292 §3). Signed here rather than by
+/// web-push-native's `with_vapid`, whose `aud` leaves out the endpoint's port: the audience
+/// is the endpoint's origin, port included (the independent subscriber in the tests refuses
+/// anything else, as a push service may). Valid for 12 hours, within the 24 allowed.
+pub fn vapid_authorization(
+    key: &VapidKey,
+    endpoint: &reqwest::Url,
+    subject: &str,
+) -> Result<String, String> {
+    use web_push_native::jwt_simple::prelude::*;
+    let claims = Claims::create(Duration::from_secs(12 * 3600).into())
+        .with_audience(endpoint.origin().ascii_serialization())
+        .with_subject(subject);
+    let token = key.key_pair().sign(claims).map_err(|e| e.to_string())?;
+    Ok(format!("vapid t={token}, k={}", key.public_key()))
 }
 
 /// What the service worker receives (`event.data.json()`).
