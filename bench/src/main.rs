@@ -8,6 +8,8 @@
 //!   in which every device must get `hello` and the commands queued while it was away.
 //! * `ws-commands` — command round trips (REST create → WebSocket delivery → ack →
 //!   acknowledged in the database, seen by the sender) at a fixed rate.
+//! * `notifier` — the delivery queue drained to a local webhook endpoint: deliveries/s,
+//!   memory while draining, queued-to-delivered latency on an idle queue.
 //! * `relay` — cameras publishing over WHIP to many WHEP viewers: relay CPU, memory per
 //!   viewer leg, forwarded packets/s and forwarding delay.
 //!
@@ -15,6 +17,7 @@
 //! keep the load tool's own CPU use low on a machine it shares with the server.
 
 mod http;
+mod notifier;
 mod recorder;
 mod relay;
 mod ws;
@@ -73,6 +76,8 @@ enum Command {
     Relay(relay::RelayArgs),
     /// Event clips of many cameras at once (the recorder).
     Recorder(recorder::RecorderArgs),
+    /// The notifier draining a queue to a local webhook endpoint (runs the notifier itself).
+    Notifier(notifier::NotifierArgs),
 }
 
 #[tokio::main]
@@ -84,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
         Command::WsCommands(args) => return ws::commands(&target, args).await,
         Command::Relay(args) => return relay::run(&cli.url, args).await,
         Command::Recorder(args) => return recorder::run(&cli.url, args).await,
+        Command::Notifier(args) => return notifier::run(args).await,
         _ => {}
     }
     let email = format!("bench-{}@bench.invalid", uuid::Uuid::now_v7().simple());
@@ -168,7 +174,11 @@ async fn main() -> anyhow::Result<()> {
                 "POST /api/v1/auth/sign-in, {connections} connections, closed loop"
             ));
         }
-        Command::WsFleet(_) | Command::WsCommands(_) | Command::Relay(_) | Command::Recorder(_) => {
+        Command::WsFleet(_)
+        | Command::WsCommands(_)
+        | Command::Relay(_)
+        | Command::Recorder(_)
+        | Command::Notifier(_) => {
             unreachable!("handled above")
         }
     }

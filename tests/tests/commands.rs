@@ -615,7 +615,18 @@ async fn revoking_a_link_stops_its_commands(backend: Backend) {
 }
 
 async fn offline_device_with_push_token_gets_a_wake_up(backend: Backend) {
-    let app = spawn_app(backend).await;
+    // Without the notifier, which would take the job at once (its sending is tested in
+    // notifier.rs): this is about what is queued.
+    let app = securecam_tests::spawn_components(
+        backend,
+        &[
+            securecam::Component::Signal,
+            securecam::Component::Relay,
+            securecam::Component::Recorder,
+        ],
+        |_| {},
+    )
+    .await;
     let owner = app.sign_up("owner@example.com").await;
     let camera = expect_json(
         app.post(

@@ -117,6 +117,27 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
         .await
         .unwrap();
     let alice_recording = alice_recording.to_string();
+    let alice_notification = expect_json(
+        app.get("/api/v1/notifications", Some(&alice.token)).await,
+        StatusCode::OK,
+    )
+    .await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alice_webhook = expect_json(
+        app.post(
+            "/api/v1/webhooks",
+            Some(&alice.token),
+            &json!({"url": "https://hooks.example.com/alice", "events": ["event.created"]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let unknown = uuid::Uuid::now_v7().to_string();
 
     // Every endpoint with an id in its path, taken from the served OpenAPI document so that
@@ -137,6 +158,10 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
             alice_stream.clone()
         } else if path.starts_with("/api/v1/recordings/{id}") {
             alice_recording.clone()
+        } else if path.starts_with("/api/v1/notifications/{id}") {
+            alice_notification.clone()
+        } else if path.starts_with("/api/v1/webhooks/{id}") {
+            alice_webhook.clone()
         } else {
             panic!("{path}: which of Alice's resources does its id name? Add it to this test.")
         }
@@ -161,7 +186,12 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
             };
             // Endpoints that take user tokens only refuse device tokens (403) before
             // looking at any id.
-            let user_only = ["/api/v1/auth/", "/api/v1/device-links/"]
+            let user_only = [
+                "/api/v1/auth/",
+                "/api/v1/device-links/",
+                "/api/v1/notifications/",
+                "/api/v1/webhooks/",
+            ]
                 .iter()
                 .any(|prefix| template.starts_with(prefix));
             // Endpoints for cameras only refuse user tokens (403) the same way.
@@ -243,6 +273,27 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
     )
     .await;
     assert_eq!(bob_recordings["items"], json!([]));
+    expect_json(
+        app.get(&format!("/api/v1/webhooks/{alice_webhook}"), Some(&alice.token))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let notifications = expect_json(
+        app.get("/api/v1/notifications?unread=true", Some(&alice.token))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        item_ids(&notifications),
+        vec![alice_notification.as_str()],
+        "Bob's read marked nothing"
+    );
+    for list in ["/api/v1/notifications", "/api/v1/webhooks", "/api/v1/notification-deliveries"] {
+        let bobs = expect_json(app.get(list, Some(&bob.token)).await, StatusCode::OK).await;
+        assert_eq!(bobs["items"], json!([]), "{list}");
+    }
     expect_json(
         app.get("/api/v1/auth/session", Some(&alice.token)).await,
         StatusCode::OK,
