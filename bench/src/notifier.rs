@@ -70,7 +70,9 @@ fn start_endpoint() -> anyhow::Result<Endpoint> {
                         let service = hyper::service::service_fn(move |_request| {
                             count.fetch_add(1, Ordering::Relaxed);
                             wake.notify_waiters();
-                            async { Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::new()))) }
+                            async {
+                                Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::new())))
+                            }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
                             .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -135,8 +137,13 @@ pub async fn run(args: NotifierArgs) -> anyhow::Result<()> {
         let jobs = args.jobs as u64;
         writers.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < jobs {
-                db.enqueue_webhook_event(owner, WebhookEventType::EventCreated, data.clone(), now())
-                    .await?;
+                db.enqueue_webhook_event(
+                    owner,
+                    WebhookEventType::EventCreated,
+                    data.clone(),
+                    now(),
+                )
+                .await?;
             }
             anyhow::Ok(())
         }));
@@ -156,8 +163,8 @@ pub async fn run(args: NotifierArgs) -> anyhow::Result<()> {
         allow_private_targets: true,
         ..NotifierConfig::default()
     };
-    let notifier = Notifier::new(db.clone(), config, VapidKey::generate())
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let notifier =
+        Notifier::new(db.clone(), config, VapidKey::generate()).map_err(|e| anyhow::anyhow!(e))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let pid = std::process::id();
     let rss_start = rss_kib(pid)?;
@@ -199,7 +206,11 @@ pub async fn run(args: NotifierArgs) -> anyhow::Result<()> {
     // Every job recorded as sent (the last reports may still be on their way).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let open_jobs = [DeliveryStatus::Pending, DeliveryStatus::Sending, DeliveryStatus::Failed];
+        let open_jobs = [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Sending,
+            DeliveryStatus::Failed,
+        ];
         let mut left = 0;
         for status in open_jobs {
             left += db

@@ -106,7 +106,8 @@ impl Notifier {
         } = self;
         let policy = config.retry_policy();
         let lease = chrono::Duration::from_std(config.lease()).unwrap_or(chrono::Duration::MAX);
-        let rescue_every = (config.lease() / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        let rescue_every =
+            (config.lease() / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
         let concurrency = config.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (reports, reports_rx) = mpsc::channel::<DeliveryReport>(concurrency * 2);
@@ -119,7 +120,7 @@ impl Notifier {
                 None
             }
         };
-        tracing::info!(%worker, concurrency, "notifier working the delivery queue");
+        tracing::debug!(%worker, concurrency, "notifier working the delivery queue");
         let mut last_rescue: Option<Instant> = None;
         tokio::pin!(shutdown);
         loop {
@@ -127,7 +128,10 @@ impl Notifier {
                 last_rescue = Some(Instant::now());
                 match db.rescue_deliveries(now(), policy.max_attempts).await {
                     Ok(0) => {}
-                    Ok(n) => tracing::warn!(rescued = n, "jobs left behind by a stopped worker are due again"),
+                    Ok(n) => tracing::warn!(
+                        rescued = n,
+                        "jobs left behind by a stopped worker are due again"
+                    ),
                     Err(err) => tracing::warn!(error = %err, "could not rescue abandoned jobs"),
                 }
             }
@@ -138,7 +142,10 @@ impl Notifier {
             };
             let want = (1 + slots.available_permits()).min(config.batch.max(1) as usize);
             let at = now();
-            let claimed = match db.claim_deliveries(&worker, at, at + lease, want as u32).await {
+            let claimed = match db
+                .claim_deliveries(&worker, at, at + lease, want as u32)
+                .await
+            {
                 Ok(claimed) => claimed,
                 Err(err) => {
                     drop(first);
@@ -199,7 +206,7 @@ impl Notifier {
         }
         drop(reports);
         let _ = recorder.await;
-        tracing::info!("notifier stopped");
+        tracing::debug!("notifier stopped");
     }
 }
 
@@ -219,7 +226,11 @@ async fn next_remote(remote: &mut Option<Box<dyn Subscription>>) {
 /// Writes reports as they come, in batches of whatever queued during the last write. A
 /// write that keeps failing is given up: those jobs stay `sending` until their lease runs
 /// out, and are sent again.
-async fn record(db: Arc<dyn Database>, worker: String, mut reports: mpsc::Receiver<DeliveryReport>) {
+async fn record(
+    db: Arc<dyn Database>,
+    worker: String,
+    mut reports: mpsc::Receiver<DeliveryReport>,
+) {
     let mut batch = Vec::with_capacity(REPORT_BATCH);
     while reports.recv_many(&mut batch, REPORT_BATCH).await > 0 {
         for attempt in 1..=5 {
@@ -264,7 +275,10 @@ mod tests {
     fn outcomes_become_results() {
         let policy = RetryPolicy::default();
         let at = now();
-        assert_eq!(decide(&policy, &job(1), Outcome::Sent, at, 0.5), DeliveryResult::Sent);
+        assert_eq!(
+            decide(&policy, &job(1), Outcome::Sent, at, 0.5),
+            DeliveryResult::Sent
+        );
         assert_eq!(
             decide(&policy, &job(3), Outcome::retry("503"), at, 0.0),
             DeliveryResult::Retry {
@@ -291,7 +305,15 @@ mod tests {
             }
         );
         assert_eq!(
-            decide(&policy, &job(1), Outcome::TokenRefused { error: "gone".into() }, at, 0.0),
+            decide(
+                &policy,
+                &job(1),
+                Outcome::TokenRefused {
+                    error: "gone".into()
+                },
+                at,
+                0.0
+            ),
             DeliveryResult::Dead {
                 error: "gone".into(),
                 refused_token: Some("tok".into())

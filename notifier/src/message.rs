@@ -64,8 +64,7 @@ pub fn render(
     match kind {
         "event" => {
             let event_id = text(payload, "event_id").ok_or("the event job has no event_id")?;
-            let camera_name =
-                text(payload, "camera_name").map(|n| cut(&n, MAX_CAMERA_NAME_CHARS));
+            let camera_name = text(payload, "camera_name").map(|n| cut(&n, MAX_CAMERA_NAME_CHARS));
             let what = text(payload, "title").unwrap_or_else(|| "Something happened".into());
             let camera_device_id = text(payload, "camera_device_id");
             // The camera is the headline ("Porch"), what it saw the body ("Motion detected").

@@ -40,10 +40,7 @@ impl RetryPolicy {
             return None;
         }
         let doublings = attempts.saturating_sub(1).clamp(0, 30) as u32;
-        let backoff = self
-            .first
-            .saturating_mul(1u32 << doublings)
-            .min(self.max);
+        let backoff = self.first.saturating_mul(1u32 << doublings).min(self.max);
         let jittered = backoff.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
         let floor = retry_after.unwrap_or_default().min(LONGEST_RETRY_AFTER);
         Some(jittered.max(floor))
@@ -71,7 +68,11 @@ mod tests {
 
         let default = RetryPolicy::default();
         assert!(default.next_wait(11, None, 0.0).is_some());
-        assert_eq!(default.next_wait(12, None, 0.0), None, "twelve attempts in all");
+        assert_eq!(
+            default.next_wait(12, None, 0.0),
+            None,
+            "twelve attempts in all"
+        );
     }
 
     #[test]

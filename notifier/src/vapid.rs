@@ -26,11 +26,7 @@ impl VapidKey {
     /// The uncompressed public point, base64url without padding: what
     /// `pushManager.subscribe({applicationServerKey})` takes.
     pub fn public_key(&self) -> String {
-        let point = self
-            .0
-            .public_key()
-            .public_key()
-            .to_bytes_uncompressed();
+        let point = self.0.public_key().public_key().to_bytes_uncompressed();
         URL_SAFE_NO_PAD.encode(point)
     }
 

@@ -46,7 +46,10 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Keys> {
 
     let path = vapid_key_path(data_dir);
     if !path.exists()
-        && write_private_once(&path, securecam_notifier::VapidKey::generate().to_pem().as_bytes())?
+        && write_private_once(
+            &path,
+            securecam_notifier::VapidKey::generate().to_pem().as_bytes(),
+        )?
     {
         tracing::debug!(path = %path.display(), "created VAPID key");
     }

@@ -34,16 +34,22 @@ async fn slow_receiver(delay: Duration) -> (String, Arc<Mutex<HashMap<String, us
             };
             let counts = counts.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let counts = counts.clone();
-                    async move {
-                        tokio::time::sleep(delay).await;
-                        if let Some(id) = request.headers().get("webhook-id").and_then(|v| v.to_str().ok()) {
-                            *counts.lock().unwrap().entry(id.to_string()).or_default() += 1;
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let counts = counts.clone();
+                        async move {
+                            tokio::time::sleep(delay).await;
+                            if let Some(id) = request
+                                .headers()
+                                .get("webhook-id")
+                                .and_then(|v| v.to_str().ok())
+                            {
+                                *counts.lock().unwrap().entry(id.to_string()).or_default() += 1;
+                            }
+                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::new())))
                         }
-                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::new())))
-                    }
-                });
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                     .await;
@@ -142,9 +148,13 @@ async fn killed_mid_batch_then_everything_is_delivered(database_url: &str) {
     assert_eq!(hook.status(), StatusCode::CREATED);
 
     for _ in 0..EVENTS {
-        let created = post("/api/v1/events", Some(&camera_token), json!({"triggered_by": "motion"}))
-            .await
-            .unwrap();
+        let created = post(
+            "/api/v1/events",
+            Some(&camera_token),
+            json!({"triggered_by": "motion"}),
+        )
+        .await
+        .unwrap();
         assert_eq!(created.status(), StatusCode::CREATED);
     }
     // Kill it in the middle of the batch.
@@ -156,7 +166,10 @@ async fn killed_mid_batch_then_everything_is_delivered(database_url: &str) {
     server.0.kill().unwrap();
     server.0.wait().unwrap();
     let delivered_before = seen.lock().unwrap().len();
-    assert!(delivered_before < EVENTS, "killed before the end: {delivered_before}");
+    assert!(
+        delivered_before < EVENTS,
+        "killed before the end: {delivered_before}"
+    );
     let db = open(database_url).await;
     let in_flight = ids_in(db.as_ref(), owner, DeliveryStatus::Sending).await;
     let sent_before = ids_in(db.as_ref(), owner, DeliveryStatus::Sent).await;
@@ -186,12 +199,18 @@ async fn killed_mid_batch_then_everything_is_delivered(database_url: &str) {
         DeliveryStatus::Failed,
         DeliveryStatus::Dead,
     ] {
-        assert!(ids_in(db.as_ref(), owner, status).await.is_empty(), "{status:?}");
+        assert!(
+            ids_in(db.as_ref(), owner, status).await.is_empty(),
+            "{status:?}"
+        );
     }
     let all = ids_in(db.as_ref(), owner, DeliveryStatus::Sent).await;
     let counts = seen.lock().unwrap().clone();
     let received: HashSet<String> = counts.keys().cloned().collect();
-    assert_eq!(received, all, "every job reached the receiver, under its own id");
+    assert_eq!(
+        received, all,
+        "every job reached the receiver, under its own id"
+    );
     let twice: Vec<&String> = counts
         .iter()
         .filter(|(_, n)| **n > 1)

@@ -38,7 +38,11 @@ async fn queued_jobs_wake_other_processes_at_commit_only() {
     let test_db = TestDatabase::create().await;
     let db = PostgresDatabase::connect(test_db.url()).await.unwrap();
     db.migrate().await.unwrap();
-    let mut wakeups = db.subscribe_deliveries().await.unwrap().expect("PostgreSQL has them");
+    let mut wakeups = db
+        .subscribe_deliveries()
+        .await
+        .unwrap()
+        .expect("PostgreSQL has them");
     let user: uuid::Uuid = sqlx::query_scalar(
         "INSERT INTO users (id, email, name, email_verified, created_at, updated_at) \
          VALUES ($1, 'w@example.com', 'W', false, now(), now()) RETURNING id",
@@ -74,7 +78,11 @@ async fn queued_jobs_wake_other_processes_at_commit_only() {
         .unwrap();
 }
 
-async fn queue(conn: &mut sqlx::PgConnection, user: uuid::Uuid, endpoint: uuid::Uuid) -> sqlx::Result<()> {
+async fn queue(
+    conn: &mut sqlx::PgConnection,
+    user: uuid::Uuid,
+    endpoint: uuid::Uuid,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO notification_deliveries (id, owner_user_id, webhook_endpoint_id, type, payload, \
          status, attempts, next_attempt_at, created_at, updated_at) \

@@ -4,10 +4,10 @@ use uuid::Uuid;
 
 use crate::{
     AcceptOutcome, AuditLog, ClaimOutcome, CommandStore, DeliveryStore, Device, DeviceLink,
-    DevicePatch, DeviceStatus, EventStore, InviteOutcome, NotificationStore, WebhookStore, LinkOutcome, NewAuditLog, NewDevice,
-    NewPairingCode, NewSession, NewUser, Page, PageRequest, PairingCode, PollOutcome,
-    RecordingStore, RelayStore, Session, StorageResult, StreamStore, User, UserCredentials,
-    Verification,
+    DevicePatch, DeviceStatus, EventStore, InviteOutcome, LinkOutcome, NewAuditLog, NewDevice,
+    NewPairingCode, NewSession, NewUser, NotificationStore, Page, PageRequest, PairingCode,
+    PollOutcome, RecordingStore, RelayStore, Session, StorageResult, StreamStore, User,
+    UserCredentials, Verification, WebhookStore,
 };
 
 /// Everything SecureCam keeps, behind one interface with a backend per database.

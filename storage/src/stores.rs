@@ -177,11 +177,18 @@ pub trait WebhookStore: Send + Sync {
         owner: Uuid,
         page: PageRequest,
     ) -> StorageResult<Page<crate::WebhookEndpoint>>;
-    async fn get_webhook(&self, owner: Uuid, id: Uuid)
-        -> StorageResult<Option<crate::WebhookEndpoint>>;
+    async fn get_webhook(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+    ) -> StorageResult<Option<crate::WebhookEndpoint>>;
     /// Deletes an endpoint of the owner's and, with it, its undelivered jobs, with `audit`.
-    async fn delete_webhook(&self, owner: Uuid, id: Uuid, audit: NewAuditLog)
-        -> StorageResult<bool>;
+    async fn delete_webhook(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+        audit: NewAuditLog,
+    ) -> StorageResult<bool>;
     /// Queues `{type, timestamp, data}` for each of the owner's enabled endpoints subscribed
     /// to `event_type`. Events and clips queue theirs in the transaction that stores them;
     /// presence changes, which are best effort anyway, come through here. Returns how many

@@ -137,31 +137,35 @@ where
             };
             let handle = handle.clone();
             let shared = shared.clone();
-            let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-                let handle = handle.clone();
-                let shared = shared.clone();
-                async move {
-                    let (parts, body) = request.into_parts();
-                    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                    let answer = handle(&shared, parts, body);
-                    let mut response = Response::builder().status(answer.status);
-                    for (name, value) in &answer.headers {
-                        response = response.header(*name, value);
+            let service =
+                hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let handle = handle.clone();
+                    let shared = shared.clone();
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let answer = handle(&shared, parts, body);
+                        let mut response = Response::builder().status(answer.status);
+                        for (name, value) in &answer.headers {
+                            response = response.header(*name, value);
+                        }
+                        Ok::<_, Infallible>(
+                            response
+                                .header("content-type", "application/json")
+                                .body(Full::new(Bytes::from(answer.body)))
+                                .unwrap(),
+                        )
                     }
-                    Ok::<_, Infallible>(
-                        response
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from(answer.body)))
-                            .unwrap(),
-                    )
-                }
-            });
+                });
             tokio::spawn(async move {
-                let _ = hyper::server::conn::http2::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+                let _ =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
             });
         }
     });
@@ -278,7 +282,10 @@ pub async fn fake_apns() -> FakeApns {
     let server = serve(move |script, parts, body| {
         let mut script = script.lock().unwrap();
         let path = parts.uri.path().to_string();
-        let token = path.strip_prefix("/3/device/").unwrap_or_default().to_string();
+        let token = path
+            .strip_prefix("/3/device/")
+            .unwrap_or_default()
+            .to_string();
         script.received.push(Received {
             path: path.clone(),
             headers: parts.headers.clone(),
@@ -316,7 +323,11 @@ pub async fn fake_apns() -> FakeApns {
             return Answer::apns_error(400, "BadMessageId");
         }
         let id = header("apns-id");
-        next_answer(&mut script, &token, Answer::new(200, json!({})).with_header("apns-id", &id))
+        next_answer(
+            &mut script,
+            &token,
+            Answer::new(200, json!({})).with_header("apns-id", &id),
+        )
     })
     .await;
     FakeApns { server, key_pem }

@@ -75,7 +75,8 @@ impl Receiver {
 
     /// The next requests to `path` are answered with `statuses`, in order.
     pub async fn answer(&self, path: &str, statuses: &[u16]) {
-        self.control(json!({"path": path, "statuses": statuses})).await;
+        self.control(json!({"path": path, "statuses": statuses}))
+            .await;
     }
 
     /// Webhooks to `path` are verified with `secret`.
@@ -85,6 +86,7 @@ impl Receiver {
 
     /// Every answer to `path` waits this long.
     pub async fn delay(&self, path: &str, millis: u64) {
-        self.control(json!({"path": path, "delay_ms": millis})).await;
+        self.control(json!({"path": path, "delay_ms": millis}))
+            .await;
     }
 }

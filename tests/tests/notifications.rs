@@ -112,8 +112,12 @@ async fn notifications_are_listed_and_read(backend: Backend) {
     )
     .await;
     expect_problem(
-        app.post("/api/v1/notifications/not-an-id/read", Some(&owner.token), &json!({}))
-            .await,
+        app.post(
+            "/api/v1/notifications/not-an-id/read",
+            Some(&owner.token),
+            &json!({}),
+        )
+        .await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
@@ -194,8 +198,14 @@ async fn preferences_are_validated_and_hold_pushes_back(backend: Backend) {
         ),
         (json!({"cooldown_seconds": 100000}), "validation_failed"),
         (json!({"cooldown_seconds": -1}), "invalid_body"),
-        (json!({"muted_camera_ids": [others_camera.id]}), "validation_failed"),
-        (json!({"muted_camera_ids": [uuid::Uuid::now_v7()]}), "validation_failed"),
+        (
+            json!({"muted_camera_ids": [others_camera.id]}),
+            "validation_failed",
+        ),
+        (
+            json!({"muted_camera_ids": [uuid::Uuid::now_v7()]}),
+            "validation_failed",
+        ),
         (json!({"muted_camera_ids": [phone]}), "validation_failed"),
         (json!({"mute_everything": true}), "invalid_body"),
     ] {
@@ -209,21 +219,33 @@ async fn preferences_are_validated_and_hold_pushes_back(backend: Backend) {
     }
     // The other owner's camera is refused exactly as one that does not exist.
     let theirs = expect_problem(
-        put_preferences(&app, &owner.token, &json!({"muted_camera_ids": [others_camera.id]}))
-            .await,
+        put_preferences(
+            &app,
+            &owner.token,
+            &json!({"muted_camera_ids": [others_camera.id]}),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
     .await;
     let unknown_id = uuid::Uuid::now_v7().to_string();
     let nobody = expect_problem(
-        put_preferences(&app, &owner.token, &json!({"muted_camera_ids": [unknown_id]})).await,
+        put_preferences(
+            &app,
+            &owner.token,
+            &json!({"muted_camera_ids": [unknown_id]}),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
     .await;
     assert_eq!(
-        theirs["detail"].as_str().unwrap().replace(&others_camera.id, "?"),
+        theirs["detail"]
+            .as_str()
+            .unwrap()
+            .replace(&others_camera.id, "?"),
         nobody["detail"].as_str().unwrap().replace(&unknown_id, "?")
     );
 
@@ -310,18 +332,46 @@ async fn webhook_endpoints_are_validated_owned_and_audited(backend: Backend) {
     let camera = app.create_device(&owner.token, "Yard", "camera").await;
 
     for (body, code) in [
-        (json!({"url": "http://hooks.example.com/x", "events": ["event.created"]}), "validation_failed"),
-        (json!({"url": "https://127.0.0.1/x", "events": ["event.created"]}), "validation_failed"),
-        (json!({"url": "https://[::1]/x", "events": ["event.created"]}), "validation_failed"),
-        (json!({"url": "https://169.254.169.254/latest", "events": ["event.created"]}), "validation_failed"),
-        (json!({"url": "https://user:pw@hooks.example.com/x", "events": ["event.created"]}), "validation_failed"),
-        (json!({"url": "not a url", "events": ["event.created"]}), "validation_failed"),
-        (json!({"url": "https://hooks.example.com/x", "events": []}), "validation_failed"),
-        (json!({"url": "https://hooks.example.com/x", "events": ["everything"]}), "invalid_body"),
-        (json!({"url": "https://hooks.example.com/x"}), "invalid_body"),
+        (
+            json!({"url": "http://hooks.example.com/x", "events": ["event.created"]}),
+            "validation_failed",
+        ),
+        (
+            json!({"url": "https://127.0.0.1/x", "events": ["event.created"]}),
+            "validation_failed",
+        ),
+        (
+            json!({"url": "https://[::1]/x", "events": ["event.created"]}),
+            "validation_failed",
+        ),
+        (
+            json!({"url": "https://169.254.169.254/latest", "events": ["event.created"]}),
+            "validation_failed",
+        ),
+        (
+            json!({"url": "https://user:pw@hooks.example.com/x", "events": ["event.created"]}),
+            "validation_failed",
+        ),
+        (
+            json!({"url": "not a url", "events": ["event.created"]}),
+            "validation_failed",
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x", "events": []}),
+            "validation_failed",
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x", "events": ["everything"]}),
+            "invalid_body",
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x"}),
+            "invalid_body",
+        ),
     ] {
         expect_problem(
-            app.post("/api/v1/webhooks", Some(&owner.token), &body).await,
+            app.post("/api/v1/webhooks", Some(&owner.token), &body)
+                .await,
             StatusCode::UNPROCESSABLE_ENTITY,
             code,
         )
@@ -352,7 +402,10 @@ async fn webhook_endpoints_are_validated_owned_and_audited(backend: Backend) {
     .await;
     let id = created["id"].as_str().unwrap();
     assert_eq!(created["url"], "https://hooks.example.com/yard");
-    assert_eq!(created["events"], json!(["event.created", "recording.available"]));
+    assert_eq!(
+        created["events"],
+        json!(["event.created", "recording.available"])
+    );
     let secret = created["secret"].as_str().unwrap();
     assert!(secret.starts_with("whsec_"));
     assert!(secret.len() >= 6 + 43, "32 random bytes");
@@ -384,8 +437,13 @@ async fn webhook_endpoints_are_validated_owned_and_audited(backend: Backend) {
     assert_eq!(theirs["items"], json!([]));
     for method in [Method::GET, Method::DELETE] {
         expect_problem(
-            app.request(method, &format!("/api/v1/webhooks/{id}"), Some(&other.token), None)
-                .await,
+            app.request(
+                method,
+                &format!("/api/v1/webhooks/{id}"),
+                Some(&other.token),
+                None,
+            )
+            .await,
             StatusCode::NOT_FOUND,
             "not_found",
         )
@@ -436,7 +494,12 @@ async fn webhook_endpoints_are_validated_owned_and_audited(backend: Backend) {
 
     // Deleted: gone, its waiting jobs with it, and audited.
     let deleted = app
-        .request(Method::DELETE, &format!("/api/v1/webhooks/{id}"), Some(&owner.token), None)
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/webhooks/{id}"),
+            Some(&owner.token),
+            None,
+        )
         .await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     expect_problem(

@@ -9,9 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use securecam_notifier::config::{ApnsConfig, FcmConfig};
-use securecam_tests::push::{
-    fake_apns, fake_fcm, Answer, APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC,
-};
+use securecam_tests::push::{fake_apns, fake_fcm, Answer, APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC};
 use securecam_tests::receiver::Receiver;
 use securecam_tests::{both_backends, expect_json, spawn_app_with, Backend, TestApp};
 use serde_json::{json, Value};
@@ -64,8 +62,11 @@ async fn report_event(app: &TestApp, camera_token: &str) -> Value {
 
 async fn deliveries(app: &TestApp, user_token: &str) -> Vec<Value> {
     expect_json(
-        app.get("/api/v1/notification-deliveries?limit=200", Some(user_token))
-            .await,
+        app.get(
+            "/api/v1/notification-deliveries?limit=200",
+            Some(user_token),
+        )
+        .await,
         StatusCode::OK,
     )
     .await["items"]
@@ -131,7 +132,11 @@ async fn fcm_pushes_retries_and_refused_tokens(backend: Backend) {
     let push = &fcm.server;
     push.script(
         "fcm-gone",
-        vec![Answer::fcm_error(404, "UNREGISTERED", "Requested entity was not found.")],
+        vec![Answer::fcm_error(
+            404,
+            "UNREGISTERED",
+            "Requested entity was not found.",
+        )],
     );
     push.script(
         "fcm-invalid",
@@ -143,11 +148,16 @@ async fn fcm_pushes_retries_and_refused_tokens(backend: Backend) {
     );
     push.script(
         "fcm-flaky",
-        vec![Answer::fcm_error(503, "UNAVAILABLE", "The service is currently unavailable.")],
+        vec![Answer::fcm_error(
+            503,
+            "UNAVAILABLE",
+            "The service is currently unavailable.",
+        )],
     );
     push.script(
         "fcm-quota",
-        vec![Answer::fcm_error(429, "QUOTA_EXCEEDED", "Quota exceeded.").with_header("retry-after", "2")],
+        vec![Answer::fcm_error(429, "QUOTA_EXCEEDED", "Quota exceeded.")
+            .with_header("retry-after", "2")],
     );
     let account = fcm.service_account.clone();
     let base_url = push.url.clone();
@@ -166,7 +176,15 @@ async fn fcm_pushes_retries_and_refused_tokens(backend: Backend) {
         device(&app, &owner.token, "Door", "camera", "fcm", "fcm-camera").await;
     let (good, _) = device(&app, &owner.token, "good", "viewer", "fcm", "fcm-good").await;
     let (gone, _) = device(&app, &owner.token, "gone", "viewer", "fcm", "fcm-gone").await;
-    let (invalid, _) = device(&app, &owner.token, "invalid", "viewer", "fcm", "fcm-invalid").await;
+    let (invalid, _) = device(
+        &app,
+        &owner.token,
+        "invalid",
+        "viewer",
+        "fcm",
+        "fcm-invalid",
+    )
+    .await;
     let (flaky, _) = device(&app, &owner.token, "flaky", "viewer", "fcm", "fcm-flaky").await;
     let (quota, _) = device(&app, &owner.token, "quota", "viewer", "fcm", "fcm-quota").await;
 
@@ -193,21 +211,30 @@ async fn fcm_pushes_retries_and_refused_tokens(backend: Backend) {
     // 429: FCM's minute, however short its Retry-After.
     let waiting = to_device(&items, &quota, "event").unwrap();
     assert_eq!(waiting["attempts"], 1);
-    assert!(waiting["last_error"].as_str().unwrap().contains("QUOTA_EXCEEDED"));
+    assert!(waiting["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("QUOTA_EXCEEDED"));
     let wait = time(&waiting["next_attempt_at"]) - time(&event["created_at"]);
     assert!(wait >= chrono::Duration::seconds(59), "waits {wait}");
     // Refused tokens: dead after one attempt, forgotten, audited.
     for (device_id, code) in [(&gone, "UNREGISTERED"), (&invalid, "INVALID_ARGUMENT")] {
         let dead = to_device(&items, device_id, "event").unwrap();
         assert_eq!(dead["attempts"], 1);
-        assert!(dead["last_error"].as_str().unwrap().contains(code), "{dead}");
+        assert!(
+            dead["last_error"].as_str().unwrap().contains(code),
+            "{dead}"
+        );
         assert!(dead["next_attempt_at"].is_null());
         let shown = get_device(&app, &owner.token, device_id).await;
         assert!(shown["push_provider"].is_null(), "{shown}");
     }
     let audit = app.audit_actions(&owner.token).await;
     assert_eq!(
-        audit.iter().filter(|a| *a == "device.push_token_invalid").count(),
+        audit
+            .iter()
+            .filter(|a| *a == "device.push_token_invalid")
+            .count(),
         2,
         "{audit:?}"
     );
@@ -215,7 +242,11 @@ async fn fcm_pushes_retries_and_refused_tokens(backend: Backend) {
     // What FCM was sent: one OAuth2 token for everything, an alert naming the camera, the
     // job's id to deduplicate on, alerts of one camera collapsing.
     assert_eq!(push.token_requests(), 1, "the access token is cached");
-    assert!(push.auth_failures().is_empty(), "{:?}", push.auth_failures());
+    assert!(
+        push.auth_failures().is_empty(),
+        "{:?}",
+        push.auth_failures()
+    );
     let message = push.received_for("fcm-good")[0].json();
     let message = &message["message"];
     assert_eq!(message["notification"]["title"], "Door");
@@ -239,7 +270,10 @@ async fn fcm_pushes_retries_and_refused_tokens(backend: Backend) {
     let to_camera = push.received_for("fcm-camera");
     assert_eq!(to_camera.len(), 1);
     let message = to_camera[0].json();
-    assert!(message["message"].get("notification").is_none(), "{message}");
+    assert!(
+        message["message"].get("notification").is_none(),
+        "{message}"
+    );
     assert_eq!(message["message"]["data"]["type"], "command");
     assert_eq!(message["message"]["data"]["command_type"], "start_stream");
     assert_eq!(message["message"]["data"]["delivery_id"], wake_up["id"]);
@@ -256,8 +290,13 @@ fn hex_token(c: char) -> String {
 async fn apns_pushes_retries_and_refused_tokens(backend: Backend) {
     let apns = fake_apns().await;
     let push = &apns.server;
-    let (good, bad, unregistered, busy, camera_token) =
-        (hex_token('a'), hex_token('b'), hex_token('c'), hex_token('d'), hex_token('e'));
+    let (good, bad, unregistered, busy, camera_token) = (
+        hex_token('a'),
+        hex_token('b'),
+        hex_token('c'),
+        hex_token('d'),
+        hex_token('e'),
+    );
     push.script(&bad, vec![Answer::apns_error(400, "BadDeviceToken")]);
     push.script(&unregistered, vec![Answer::apns_error(410, "Unregistered")]);
     push.script(
@@ -279,12 +318,26 @@ async fn apns_pushes_retries_and_refused_tokens(backend: Backend) {
     })
     .await;
     let owner = app.sign_up("owner@apns.test").await;
-    let (camera, camera_device_token) =
-        device(&app, &owner.token, "Garage", "camera", "apns", &camera_token).await;
+    let (camera, camera_device_token) = device(
+        &app,
+        &owner.token,
+        "Garage",
+        "camera",
+        "apns",
+        &camera_token,
+    )
+    .await;
     let (good_id, _) = device(&app, &owner.token, "good", "viewer", "apns", &good).await;
     let (bad_id, _) = device(&app, &owner.token, "bad", "viewer", "apns", &bad).await;
-    let (unregistered_id, _) =
-        device(&app, &owner.token, "unregistered", "viewer", "apns", &unregistered).await;
+    let (unregistered_id, _) = device(
+        &app,
+        &owner.token,
+        "unregistered",
+        "viewer",
+        "apns",
+        &unregistered,
+    )
+    .await;
     let (busy_id, _) = device(&app, &owner.token, "busy", "viewer", "apns", &busy).await;
 
     let event = report_event(&app, &camera_device_token).await;
@@ -295,7 +348,11 @@ async fn apns_pushes_retries_and_refused_tokens(backend: Backend) {
             && status_of(items, &busy_id) == "sent"
     })
     .await;
-    assert!(push.auth_failures().is_empty(), "{:?}", push.auth_failures());
+    assert!(
+        push.auth_failures().is_empty(),
+        "{:?}",
+        push.auth_failures()
+    );
     let sent = to_device(&items, &good_id, "event").unwrap();
     let request = &push.received_for(&good)[0];
     assert_eq!(request.header("apns-id"), sent["id"].as_str());
@@ -316,9 +373,15 @@ async fn apns_pushes_retries_and_refused_tokens(backend: Backend) {
         busy_requests[1].header("apns-id")
     );
     assert_eq!(to_device(&items, &busy_id, "event").unwrap()["attempts"], 2);
-    for (id, reason) in [(&bad_id, "BadDeviceToken"), (&unregistered_id, "Unregistered")] {
+    for (id, reason) in [
+        (&bad_id, "BadDeviceToken"),
+        (&unregistered_id, "Unregistered"),
+    ] {
         let dead = to_device(&items, id, "event").unwrap();
-        assert!(dead["last_error"].as_str().unwrap().contains(reason), "{dead}");
+        assert!(
+            dead["last_error"].as_str().unwrap().contains(reason),
+            "{dead}"
+        );
         assert!(get_device(&app, &owner.token, id).await["push_provider"].is_null());
     }
 
@@ -334,7 +397,11 @@ async fn apns_pushes_retries_and_refused_tokens(backend: Backend) {
     assert_eq!(wake_up.json()["command_type"], "start_stream");
 }
 
-async fn receiver_until(receiver: &Receiver, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+async fn receiver_until(
+    receiver: &Receiver,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let received = receiver.received().await;

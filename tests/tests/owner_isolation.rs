@@ -192,8 +192,8 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
                 "/api/v1/notifications/",
                 "/api/v1/webhooks/",
             ]
-                .iter()
-                .any(|prefix| template.starts_with(prefix));
+            .iter()
+            .any(|prefix| template.starts_with(prefix));
             // Endpoints for cameras only refuse user tokens (403) the same way.
             let device_only = [
                 "/api/v1/events/{id}/end",
@@ -274,8 +274,11 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
     .await;
     assert_eq!(bob_recordings["items"], json!([]));
     expect_json(
-        app.get(&format!("/api/v1/webhooks/{alice_webhook}"), Some(&alice.token))
-            .await,
+        app.get(
+            &format!("/api/v1/webhooks/{alice_webhook}"),
+            Some(&alice.token),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -290,7 +293,11 @@ async fn another_owners_ids_are_404_everywhere(backend: Backend) {
         vec![alice_notification.as_str()],
         "Bob's read marked nothing"
     );
-    for list in ["/api/v1/notifications", "/api/v1/webhooks", "/api/v1/notification-deliveries"] {
+    for list in [
+        "/api/v1/notifications",
+        "/api/v1/webhooks",
+        "/api/v1/notification-deliveries",
+    ] {
         let bobs = expect_json(app.get(list, Some(&bob.token)).await, StatusCode::OK).await;
         assert_eq!(bobs["items"], json!([]), "{list}");
     }

@@ -54,7 +54,8 @@ impl Apns {
             }
         }
         // Only `iss` and `iat`, as Apple documents.
-        let mut claims = Claims::create(Duration::from_secs(3600).into()).with_issuer(&self.team_id);
+        let mut claims =
+            Claims::create(Duration::from_secs(3600).into()).with_issuer(&self.team_id);
         claims.expires_at = None;
         claims.invalid_before = None;
         let jwt = self
@@ -147,12 +148,12 @@ pub fn classify(
         (410, _) | (400, "BadDeviceToken") | (400, "DeviceTokenNotForTopic") => {
             Outcome::TokenRefused { error }
         }
-        (403, "ExpiredProviderToken" | "InvalidProviderToken")
-        | (429, _)
-        | (500..=599, _) => Outcome::Retry {
-            error,
-            retry_after: retry_after(headers, now),
-        },
+        (403, "ExpiredProviderToken" | "InvalidProviderToken") | (429, _) | (500..=599, _) => {
+            Outcome::Retry {
+                error,
+                retry_after: retry_after(headers, now),
+            }
+        }
         // A certificate or key problem is the operator's to fix; the job waits for it.
         (403, _) => Outcome::retry(error),
         _ => Outcome::Rejected { error },
@@ -169,15 +170,30 @@ mod tests {
         let now = chrono::Utc::now();
         let reason = |r: &str| json!({"reason": r}).to_string();
         assert_eq!(classify(200, &none, "", now), Outcome::Sent);
-        for (status, why) in [(410, "Unregistered"), (400, "BadDeviceToken"), (400, "DeviceTokenNotForTopic")] {
+        for (status, why) in [
+            (410, "Unregistered"),
+            (400, "BadDeviceToken"),
+            (400, "DeviceTokenNotForTopic"),
+        ] {
             assert!(
-                matches!(classify(status, &none, &reason(why), now), Outcome::TokenRefused { .. }),
+                matches!(
+                    classify(status, &none, &reason(why), now),
+                    Outcome::TokenRefused { .. }
+                ),
                 "{status} {why}"
             );
         }
-        for (status, why) in [(400, "PayloadEmpty"), (413, "PayloadTooLarge"), (400, "BadTopic"), (404, "BadPath")] {
+        for (status, why) in [
+            (400, "PayloadEmpty"),
+            (413, "PayloadTooLarge"),
+            (400, "BadTopic"),
+            (404, "BadPath"),
+        ] {
             assert!(
-                matches!(classify(status, &none, &reason(why), now), Outcome::Rejected { .. }),
+                matches!(
+                    classify(status, &none, &reason(why), now),
+                    Outcome::Rejected { .. }
+                ),
                 "{status} {why}"
             );
         }
@@ -190,9 +206,16 @@ mod tests {
                 retry_after: Some(Duration::from_secs(30))
             }
         );
-        for (status, why) in [(503, "ServiceUnavailable"), (500, "InternalServerError"), (403, "ExpiredProviderToken")] {
+        for (status, why) in [
+            (503, "ServiceUnavailable"),
+            (500, "InternalServerError"),
+            (403, "ExpiredProviderToken"),
+        ] {
             assert!(
-                matches!(classify(status, &none, &reason(why), now), Outcome::Retry { .. }),
+                matches!(
+                    classify(status, &none, &reason(why), now),
+                    Outcome::Retry { .. }
+                ),
                 "{status} {why}"
             );
         }

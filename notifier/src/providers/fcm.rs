@@ -213,12 +213,18 @@ pub fn classify(
     match (status, code) {
         (_, "UNREGISTERED") | (404, _) => Outcome::TokenRefused { error },
         (_, "SENDER_ID_MISMATCH") => Outcome::TokenRefused { error },
-        (400, "INVALID_ARGUMENT") if message.to_ascii_lowercase().contains("registration token") => {
+        (400, "INVALID_ARGUMENT")
+            if message.to_ascii_lowercase().contains("registration token") =>
+        {
             Outcome::TokenRefused { error }
         }
         (429, _) | (_, "QUOTA_EXCEEDED") => Outcome::Retry {
             error,
-            retry_after: Some(retry_after(headers, now).unwrap_or_default().max(QUOTA_WAIT)),
+            retry_after: Some(
+                retry_after(headers, now)
+                    .unwrap_or_default()
+                    .max(QUOTA_WAIT),
+            ),
         },
         (401, _) | (_, "THIRD_PARTY_AUTH_ERROR") | (500..=599, _) => Outcome::Retry {
             error,
@@ -250,24 +256,52 @@ mod tests {
             Outcome::Sent
         );
         assert!(matches!(
-            classify(404, &none, &error(404, "UNREGISTERED", "Requested entity was not found."), now()),
+            classify(
+                404,
+                &none,
+                &error(404, "UNREGISTERED", "Requested entity was not found."),
+                now()
+            ),
             Outcome::TokenRefused { .. }
         ));
         assert!(matches!(
-            classify(400, &none, &error(400, "INVALID_ARGUMENT",
-                "The registration token is not a valid FCM registration token"), now()),
+            classify(
+                400,
+                &none,
+                &error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "The registration token is not a valid FCM registration token"
+                ),
+                now()
+            ),
             Outcome::TokenRefused { .. }
         ));
         assert!(matches!(
-            classify(403, &none, &error(403, "SENDER_ID_MISMATCH", "SenderId mismatch"), now()),
+            classify(
+                403,
+                &none,
+                &error(403, "SENDER_ID_MISMATCH", "SenderId mismatch"),
+                now()
+            ),
             Outcome::TokenRefused { .. }
         ));
         // A bad message is not the token's fault.
         assert!(matches!(
-            classify(400, &none, &error(400, "INVALID_ARGUMENT", "Invalid JSON payload"), now()),
+            classify(
+                400,
+                &none,
+                &error(400, "INVALID_ARGUMENT", "Invalid JSON payload"),
+                now()
+            ),
             Outcome::Rejected { .. }
         ));
-        match classify(503, &none, &error(503, "UNAVAILABLE", "The service is unavailable."), now()) {
+        match classify(
+            503,
+            &none,
+            &error(503, "UNAVAILABLE", "The service is unavailable."),
+            now(),
+        ) {
             Outcome::Retry { error, retry_after } => {
                 assert!(error.contains("503 UNAVAILABLE"), "{error}");
                 assert_eq!(retry_after, None);
@@ -316,7 +350,10 @@ mod tests {
         assert_eq!(sent["message"]["token"], "tok");
         assert_eq!(sent["message"]["notification"]["title"], "Porch");
         assert_eq!(sent["message"]["android"]["collapse_key"], "cam1");
-        assert_eq!(sent["message"]["apns"]["headers"]["apns-collapse-id"], "cam1");
+        assert_eq!(
+            sent["message"]["apns"]["headers"]["apns-collapse-id"],
+            "cam1"
+        );
         assert!(sent.to_string().len() < 4096);
         let wake = crate::message::render(
             uuid::Uuid::now_v7(),
@@ -327,6 +364,9 @@ mod tests {
         .unwrap();
         let sent = message(&wake, "tok");
         assert!(sent["message"].get("notification").is_none());
-        assert_eq!(sent["message"]["apns"]["headers"]["apns-push-type"], "background");
+        assert_eq!(
+            sent["message"]["apns"]["headers"]["apns-push-type"],
+            "background"
+        );
     }
 }

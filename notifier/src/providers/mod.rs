@@ -89,9 +89,13 @@ impl Providers {
             Ok(push) => push,
             Err(why) => return ("none", Outcome::rejected(why)),
         };
-        let (Some(provider), Some(token)) = (job.push_provider.as_deref(), job.push_token.as_deref())
+        let (Some(provider), Some(token)) =
+            (job.push_provider.as_deref(), job.push_token.as_deref())
         else {
-            return ("none", Outcome::rejected("the device has no push token any more"));
+            return (
+                "none",
+                Outcome::rejected("the device has no push token any more"),
+            );
         };
         let not_configured = |name: &str| {
             Outcome::retry(format!(
@@ -109,7 +113,10 @@ impl Providers {
                 None => ("apns", not_configured("apns")),
             },
             "webpush" => ("webpush", self.webpush.send(&push, token).await),
-            other => ("none", Outcome::rejected(format!("unknown push provider {other:?}"))),
+            other => (
+                "none",
+                Outcome::rejected(format!("unknown push provider {other:?}")),
+            ),
         }
     }
 }

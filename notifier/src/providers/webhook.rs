@@ -27,7 +27,10 @@ pub fn signature_headers(
         .map_err(|e| format!("could not sign: {e}"))?;
     Ok([
         (standardwebhooks::HEADER_WEBHOOK_ID, id.to_string()),
-        (standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string()),
+        (
+            standardwebhooks::HEADER_WEBHOOK_TIMESTAMP,
+            timestamp.to_string(),
+        ),
         (standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature),
     ])
 }
@@ -50,7 +53,12 @@ impl Webhooks {
             return Outcome::rejected(format!("webhook: the URL is refused: {why}"));
         }
         let bytes = serde_json::to_vec(body).expect("JSON values serialise");
-        let headers = match signature_headers(&id.to_string(), secret, chrono::Utc::now().timestamp(), &bytes) {
+        let headers = match signature_headers(
+            &id.to_string(),
+            secret,
+            chrono::Utc::now().timestamp(),
+            &bytes,
+        ) {
             Ok(headers) => headers,
             Err(why) => return Outcome::rejected(format!("webhook: {why}")),
         };
@@ -104,9 +112,13 @@ mod tests {
     fn signatures_verify_with_the_standard_webhooks_reference() {
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let body = br#"{"test": 2432232314}"#;
-        let headers = signature_headers("msg_p5jXN8AQM9LWM0D4loKWxJek", secret, 1614265330, body).unwrap();
+        let headers =
+            signature_headers("msg_p5jXN8AQM9LWM0D4loKWxJek", secret, 1614265330, body).unwrap();
         // The example of the Standard Webhooks specification.
-        assert_eq!(headers[2].1, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert_eq!(
+            headers[2].1,
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
         assert!(signature_headers("id", "whsec_not base64!", 1, body).is_err());
     }
 
@@ -115,8 +127,16 @@ mod tests {
         let none = http::HeaderMap::new();
         let now = chrono::Utc::now();
         assert_eq!(classify(204, &none, "", now), Outcome::Sent);
-        assert!(matches!(classify(302, &none, "", now), Outcome::Retry { error, .. } if error.contains("redirect")));
-        assert!(matches!(classify(500, &none, "oops", now), Outcome::Retry { .. }));
-        assert!(matches!(classify(400, &none, "bad", now), Outcome::Retry { .. }));
+        assert!(
+            matches!(classify(302, &none, "", now), Outcome::Retry { error, .. } if error.contains("redirect"))
+        );
+        assert!(matches!(
+            classify(500, &none, "oops", now),
+            Outcome::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(400, &none, "bad", now),
+            Outcome::Retry { .. }
+        ));
     }
 }

@@ -41,7 +41,12 @@ pub struct WebPush {
 }
 
 impl WebPush {
-    pub fn new(client: reqwest::Client, key: VapidKey, subject: String, allow_private: bool) -> Self {
+    pub fn new(
+        client: reqwest::Client,
+        key: VapidKey,
+        subject: String,
+        allow_private: bool,
+    ) -> Self {
         WebPush {
             client,
             key,
@@ -179,11 +184,26 @@ mod tests {
         let none = http::HeaderMap::new();
         let now = chrono::Utc::now();
         assert_eq!(classify(201, &none, "", now), Outcome::Sent);
-        assert!(matches!(classify(410, &none, "gone", now), Outcome::TokenRefused { .. }));
-        assert!(matches!(classify(404, &none, "", now), Outcome::TokenRefused { .. }));
-        assert!(matches!(classify(413, &none, "too big", now), Outcome::Rejected { .. }));
-        assert!(matches!(classify(429, &none, "", now), Outcome::Retry { .. }));
-        assert!(matches!(classify(503, &none, "", now), Outcome::Retry { .. }));
+        assert!(matches!(
+            classify(410, &none, "gone", now),
+            Outcome::TokenRefused { .. }
+        ));
+        assert!(matches!(
+            classify(404, &none, "", now),
+            Outcome::TokenRefused { .. }
+        ));
+        assert!(matches!(
+            classify(413, &none, "too big", now),
+            Outcome::Rejected { .. }
+        ));
+        assert!(matches!(
+            classify(429, &none, "", now),
+            Outcome::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(503, &none, "", now),
+            Outcome::Retry { .. }
+        ));
     }
 
     #[test]
@@ -195,11 +215,27 @@ mod tests {
             "x",
         )
         .unwrap();
-        let web = WebPush::new(reqwest::Client::new(), VapidKey::generate(), "mailto:a@b".into(), false);
-        assert!(matches!(web.request(&push, "not json"), Err(Outcome::TokenRefused { .. })));
-        let private = r#"{"endpoint":"http://127.0.0.1:9/push","keys":{"p256dh":"BAAA","auth":"AAAA"}}"#;
-        assert!(matches!(web.request(&push, private), Err(Outcome::Rejected { .. })));
-        let bad_keys = r#"{"endpoint":"https://push.example/x","keys":{"p256dh":"BAAA","auth":"AAAA"}}"#;
-        assert!(matches!(web.request(&push, bad_keys), Err(Outcome::TokenRefused { .. })));
+        let web = WebPush::new(
+            reqwest::Client::new(),
+            VapidKey::generate(),
+            "mailto:a@b".into(),
+            false,
+        );
+        assert!(matches!(
+            web.request(&push, "not json"),
+            Err(Outcome::TokenRefused { .. })
+        ));
+        let private =
+            r#"{"endpoint":"http://127.0.0.1:9/push","keys":{"p256dh":"BAAA","auth":"AAAA"}}"#;
+        assert!(matches!(
+            web.request(&push, private),
+            Err(Outcome::Rejected { .. })
+        ));
+        let bad_keys =
+            r#"{"endpoint":"https://push.example/x","keys":{"p256dh":"BAAA","auth":"AAAA"}}"#;
+        assert!(matches!(
+            web.request(&push, bad_keys),
+            Err(Outcome::TokenRefused { .. })
+        ));
     }
 }

@@ -5,8 +5,8 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use securecam_storage::{
-    now, DeliveryStatus, NewAuditLog, Notification, NotificationDelivery,
-    NotificationPreferences, Page,
+    now, DeliveryStatus, NewAuditLog, Notification, NotificationDelivery, NotificationPreferences,
+    Page,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -140,7 +140,11 @@ pub async fn put_preferences(
         .visible_cameras(caller.user_id(), &body.muted_camera_ids)
         .await?;
     // An id that is not one of the caller's cameras is refused whether or not it exists.
-    if let Some(unknown) = body.muted_camera_ids.iter().find(|id| !visible.contains(id)) {
+    if let Some(unknown) = body
+        .muted_camera_ids
+        .iter()
+        .find(|id| !visible.contains(id))
+    {
         return Err(ApiError::invalid(format!(
             "muted_camera_ids: {unknown} is not one of your cameras"
         )));

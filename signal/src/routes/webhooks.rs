@@ -70,7 +70,9 @@ fn validate(body: &CreateWebhook, allow_private: bool) -> Result<url::Url, ApiEr
     }
     securecam_notifier::guard::check_url(&url, allow_private).map_err(ApiError::invalid)?;
     if body.events.is_empty() {
-        return Err(ApiError::invalid("events must name at least one event type"));
+        return Err(ApiError::invalid(
+            "events must name at least one event type",
+        ));
     }
     Ok(url)
 }
@@ -176,7 +178,11 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id, "webhook")?;
     let audit = NewAuditLog::new("webhook.delete").ip(client.ip_string());
-    if state.db().delete_webhook(caller.user_id(), id, audit).await? {
+    if state
+        .db()
+        .delete_webhook(caller.user_id(), id, audit)
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("webhook"))

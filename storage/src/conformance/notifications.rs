@@ -80,7 +80,11 @@ pub async fn notifications(db: &dyn Database) {
         .await
         .unwrap();
     let _ada_tablet = db
-        .create_device(phone(ada, "ada's tablet, no token"), "n-ada-tablet", audit())
+        .create_device(
+            phone(ada, "ada's tablet, no token"),
+            "n-ada-tablet",
+            audit(),
+        )
         .await
         .unwrap();
     let bob_phone = db
@@ -197,13 +201,23 @@ pub async fn notifications(db: &dyn Database) {
     assert_eq!(pushes[0].status, DeliveryStatus::Pending);
     assert_eq!(pushes[0].attempts, 0);
     let hooks: Vec<_> = ada_jobs.iter().filter(|d| d.kind == "webhook").collect();
-    assert_eq!(hooks.len(), 1, "one job per endpoint, however often a type is listed");
+    assert_eq!(
+        hooks.len(),
+        1,
+        "one job per endpoint, however often a type is listed"
+    );
     assert_eq!(hooks[0].webhook_endpoint_id, Some(hook.id));
     assert_eq!(deliveries(db, bob).await.len(), 1);
-    assert!(deliveries(db, eve).await.is_empty(), "Eve's webhook hears nothing of Ada");
+    assert!(
+        deliveries(db, eve).await.is_empty(),
+        "Eve's webhook hears nothing of Ada"
+    );
 
     // Read: once, by its user only.
-    assert_eq!(db.mark_notification_read(eve, adas[0].id).await.unwrap(), None);
+    assert_eq!(
+        db.mark_notification_read(eve, adas[0].id).await.unwrap(),
+        None
+    );
     let read = db
         .mark_notification_read(ada, adas[0].id)
         .await
@@ -237,8 +251,15 @@ pub async fn notifications(db: &dyn Database) {
         .unwrap();
     assert_eq!(bob_push.push_provider.as_deref(), Some("apns"));
     let hook_job = claimed.iter().find(|c| c.kind == "webhook").unwrap();
-    assert_eq!(hook_job.webhook_url.as_deref(), Some("https://hooks.example/ada"));
-    assert!(hook_job.webhook_secret.as_deref().unwrap().starts_with("whsec_"));
+    assert_eq!(
+        hook_job.webhook_url.as_deref(),
+        Some("https://hooks.example/ada")
+    );
+    assert!(hook_job
+        .webhook_secret
+        .as_deref()
+        .unwrap()
+        .starts_with("whsec_"));
     assert_eq!(hook_job.payload["type"], "event.created");
     assert_eq!(hook_job.payload["data"]["id"], first.id.to_string());
     assert!(hook_job.payload["timestamp"].is_string());
@@ -246,9 +267,13 @@ pub async fn notifications(db: &dyn Database) {
     assert!(sending.iter().all(|d| d.status == DeliveryStatus::Sending));
 
     // A report from a worker that does not hold the lease changes nothing.
-    db.finish_deliveries("worker-b", &[report(ada_push.id, DeliveryResult::Sent)], now())
-        .await
-        .unwrap();
+    db.finish_deliveries(
+        "worker-b",
+        &[report(ada_push.id, DeliveryResult::Sent)],
+        now(),
+    )
+    .await
+    .unwrap();
     assert!(deliveries(db, ada)
         .await
         .iter()
@@ -300,7 +325,10 @@ pub async fn notifications(db: &dyn Database) {
     let bob_job = &deliveries(db, bob).await[0];
     assert_eq!(bob_job.status, DeliveryStatus::Failed);
     assert_eq!(bob_job.next_attempt_at, Some(retry_at));
-    assert_eq!(bob_job.last_error.as_deref(), Some("apns: 503 ServiceUnavailable"));
+    assert_eq!(
+        bob_job.last_error.as_deref(),
+        Some("apns: 503 ServiceUnavailable")
+    );
     // Not due before its time; due after.
     assert!(claim_all(db, "worker-a").await.is_empty());
     let later = retry_at + Duration::seconds(1);
@@ -337,7 +365,10 @@ pub async fn notifications(db: &dyn Database) {
             .status,
         NotificationStatus::Failed
     );
-    let trail = db.list_audit_logs(bob, PageRequest::first(50)).await.unwrap();
+    let trail = db
+        .list_audit_logs(bob, PageRequest::first(50))
+        .await
+        .unwrap();
     let invalid = trail
         .items
         .iter()
@@ -351,7 +382,11 @@ pub async fn notifications(db: &dyn Database) {
         .await
         .unwrap();
     let eve_jobs = claim_all(db, "worker-a").await;
-    assert_eq!(eve_jobs.len(), 2, "Eve's phone and Eve's webhook: {eve_jobs:?}");
+    assert_eq!(
+        eve_jobs.len(),
+        2,
+        "Eve's phone and Eve's webhook: {eve_jobs:?}"
+    );
     let eve_hook_job = eve_jobs.iter().find(|c| c.kind == "webhook").unwrap();
     assert_eq!(eve_hook_job.webhook_endpoint_id, Some(eves_hook.id));
     db.update_device(
@@ -413,7 +448,8 @@ async fn preferences(db: &dyn Database, ada: Uuid, bob: Uuid, cam: Uuid) {
         NotificationPreferences::default(),
         "one user's preferences are theirs only"
     );
-    let pushes = |jobs: Vec<crate::NotificationDelivery>| jobs.iter().filter(|d| d.kind == "event").count();
+    let pushes =
+        |jobs: Vec<crate::NotificationDelivery>| jobs.iter().filter(|d| d.kind == "event").count();
     let before = pushes(deliveries(db, ada).await);
     let event = db.create_event(motion(ada, cam), now()).await.unwrap();
     let latest = &db
@@ -423,7 +459,10 @@ async fn preferences(db: &dyn Database, ada: Uuid, bob: Uuid, cam: Uuid) {
         .items[0];
     assert_eq!(latest.event_id, event.id);
     assert_eq!(latest.status, NotificationStatus::Suppressed);
-    assert_eq!(latest.suppressed_reason, Some(SuppressedReason::MutedCamera));
+    assert_eq!(
+        latest.suppressed_reason,
+        Some(SuppressedReason::MutedCamera)
+    );
     assert_eq!(pushes(deliveries(db, ada).await), before, "no push to Ada");
 
     // Quiet all day long (in UTC, from a minute ago to a minute before that).
@@ -463,8 +502,12 @@ async fn preferences(db: &dyn Database, ada: Uuid, bob: Uuid, cam: Uuid) {
         .await
         .unwrap();
     let pushes_before = pushes(deliveries(db, ada).await);
-    db.create_event(motion(ada, garden.id), now()).await.unwrap();
-    db.create_event(motion(ada, garden.id), now()).await.unwrap();
+    db.create_event(motion(ada, garden.id), now())
+        .await
+        .unwrap();
+    db.create_event(motion(ada, garden.id), now())
+        .await
+        .unwrap();
     db.create_event(motion(ada, cam), now()).await.unwrap();
     let three = db
         .list_notifications(ada, false, PageRequest::first(3))
@@ -481,7 +524,10 @@ async fn preferences(db: &dyn Database, ada: Uuid, bob: Uuid, cam: Uuid) {
         pushes_before + 1,
         "a burst is one alert"
     );
-    let trail = db.list_audit_logs(ada, PageRequest::first(200)).await.unwrap();
+    let trail = db
+        .list_audit_logs(ada, PageRequest::first(200))
+        .await
+        .unwrap();
     assert!(trail
         .items
         .iter()
@@ -520,7 +566,11 @@ async fn leases(db: &dyn Database, ada: Uuid, cam: Uuid) {
     assert_eq!(total, 12, "six events, a push and a webhook each");
     // Both "die": their leases end in the past.
     let racers = [("racer-a", &a), ("racer-b", &b)];
-    assert_eq!(db.rescue_deliveries(now(), 12).await.unwrap(), 0, "leases still held");
+    assert_eq!(
+        db.rescue_deliveries(now(), 12).await.unwrap(),
+        0,
+        "leases still held"
+    );
     let expired = now() + Duration::seconds(61);
     assert_eq!(db.rescue_deliveries(expired, 12).await.unwrap(), 12);
     let rescued = deliveries(db, ada).await;
@@ -590,9 +640,14 @@ async fn webhook_lifecycle(db: &dyn Database, ada: Uuid, eve: Uuid, hook: Uuid, 
         .unwrap();
     assert_eq!(queued, 1);
     assert_eq!(
-        db.enqueue_webhook_event(ada, WebhookEventType::DeviceOnline, serde_json::json!({}), now())
-            .await
-            .unwrap(),
+        db.enqueue_webhook_event(
+            ada,
+            WebhookEventType::DeviceOnline,
+            serde_json::json!({}),
+            now()
+        )
+        .await
+        .unwrap(),
         0
     );
     assert!(!db
@@ -608,8 +663,13 @@ async fn webhook_lifecycle(db: &dyn Database, ada: Uuid, eve: Uuid, hook: Uuid, 
         .iter()
         .all(|d| d.webhook_endpoint_id != Some(hook)));
     assert_eq!(db.get_webhook(ada, hook).await.unwrap(), None);
-    let trail = db.list_audit_logs(ada, PageRequest::first(200)).await.unwrap();
-    assert!(trail.items.iter().any(|row| row.action == "webhook.delete"
-        && row.target_id == Some(hook.to_string())));
+    let trail = db
+        .list_audit_logs(ada, PageRequest::first(200))
+        .await
+        .unwrap();
+    assert!(trail
+        .items
+        .iter()
+        .any(|row| row.action == "webhook.delete" && row.target_id == Some(hook.to_string())));
     assert!(trail.items.iter().any(|row| row.action == "webhook.create"));
 }

@@ -71,7 +71,10 @@ crate::redacted_debug!(ClaimedDelivery { id, owner_user_id, kind, attempts, crea
 pub enum DeliveryResult {
     Sent,
     /// Try again at `at`.
-    Retry { error: String, at: DateTime<Utc> },
+    Retry {
+        error: String,
+        at: DateTime<Utc>,
+    },
     /// Never again. With `refused_token`, the provider said the device's push token is no
     /// good: it is cleared (unless the device registered another one meanwhile) and audited.
     Dead {
@@ -95,7 +98,10 @@ impl std::fmt::Debug for DeliveryResult {
             } => f
                 .debug_struct("Dead")
                 .field("error", error)
-                .field("refused_token", &refused_token.as_ref().map(|_| "[REDACTED]"))
+                .field(
+                    "refused_token",
+                    &refused_token.as_ref().map(|_| "[REDACTED]"),
+                )
                 .finish(),
         }
     }

@@ -56,9 +56,12 @@ impl QuietHours {
         if start == end {
             return Err("quiet_hours start and end must differ".into());
         }
-        self.timezone
-            .parse::<chrono_tz::Tz>()
-            .map_err(|_| format!("unknown time zone {:?} (an IANA name such as Europe/Riga)", self.timezone))?;
+        self.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            format!(
+                "unknown time zone {:?} (an IANA name such as Europe/Riga)",
+                self.timezone
+            )
+        })?;
         Ok(())
     }
 
@@ -132,7 +135,11 @@ pub struct PreferencesRow {
 
 impl From<PreferencesRow> for NotificationPreferences {
     fn from(row: PreferencesRow) -> Self {
-        let quiet_hours = match (row.quiet_hours_start, row.quiet_hours_end, row.quiet_hours_timezone) {
+        let quiet_hours = match (
+            row.quiet_hours_start,
+            row.quiet_hours_end,
+            row.quiet_hours_timezone,
+        ) {
             (Some(start), Some(end), Some(timezone)) => Some(QuietHours {
                 start,
                 end,

@@ -7,8 +7,7 @@
 pub const DELIVERY_COLUMNS: &str = "id, recipient_device_id, webhook_endpoint_id, type, status, \
      attempts, last_error, sent_at, next_attempt_at, notification_id, command_id, created_at, updated_at";
 
-pub const WEBHOOK_COLUMNS: &str =
-    "id, owner_user_id, url, events, enabled, created_at, updated_at";
+pub const WEBHOOK_COLUMNS: &str = "id, owner_user_id, url, events, enabled, created_at, updated_at";
 
 /// The due jobs, oldest due first, taken by `$1` until `$2` at `$3`, at most `$4`. The due
 /// ids are materialised first so PostgreSQL evaluates the locking subquery exactly once.
@@ -65,7 +64,8 @@ pub fn notifications_sent_sql(n: usize) -> String {
 }
 
 /// `$1` error, `$2` next attempt, `$3` now, `$4` job, `$5` worker.
-pub const RETRY_SQL: &str = "UPDATE notification_deliveries SET status = 'failed', last_error = $1, \
+pub const RETRY_SQL: &str =
+    "UPDATE notification_deliveries SET status = 'failed', last_error = $1, \
      next_attempt_at = $2, locked_by = NULL, locked_until = NULL, updated_at = $3 \
      WHERE id = $4 AND locked_by = $5 AND status = 'sending'";
 
@@ -94,7 +94,8 @@ pub const RESCUE_SQL: &str = "UPDATE notification_deliveries SET \
      WHERE status = 'sending' AND locked_until < $1";
 
 /// The owner's enabled endpoints subscribed to an event type: `$1` owner, `$2` type.
-pub const SUBSCRIBED_ENDPOINTS_SQL: &str = "SELECT s.webhook_endpoint_id FROM webhook_subscriptions s \
+pub const SUBSCRIBED_ENDPOINTS_SQL: &str =
+    "SELECT s.webhook_endpoint_id FROM webhook_subscriptions s \
      JOIN webhook_endpoints w ON w.id = s.webhook_endpoint_id \
      WHERE s.owner_user_id = $1 AND s.event_type = $2 AND w.enabled";
 

@@ -5,7 +5,8 @@ pub const NOTIFICATION_COLUMNS: &str = "n.id, n.event_id, n.user_id, n.channel, 
      e.title, e.triggered_by";
 
 /// A user's stored preferences: `$1` user.
-pub const PREFERENCES_SQL: &str = "SELECT quiet_hours_start, quiet_hours_end, quiet_hours_timezone, \
+pub const PREFERENCES_SQL: &str =
+    "SELECT quiet_hours_start, quiet_hours_end, quiet_hours_timezone, \
      muted_camera_ids, cooldown_seconds FROM notification_preferences WHERE user_id = $1";
 
 /// Implements [`crate::NotificationStore`] for a backend type with a `pool` field.
