@@ -136,7 +136,7 @@ pub fn vapid_authorization(
     subject: &str,
 ) -> Result<String, String> {
     use web_push_native::jwt_simple::prelude::*;
-    let claims = Claims::create(Duration::from_secs(12 * 3600).into())
+    let claims = Claims::create(Duration::from_hours(12))
         .with_audience(endpoint.origin().ascii_serialization())
         .with_subject(subject);
     let token = key.key_pair().sign(claims).map_err(|e| e.to_string())?;
