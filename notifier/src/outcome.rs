@@ -60,6 +60,18 @@ pub fn retry_after(
     (at.with_timezone(&chrono::Utc) - now).to_std().ok()
 }
 
+/// Every provider's `classify`: its documented answers, as status, headers and body.
+pub type Classify =
+    fn(u16, &http::HeaderMap, &str, chrono::DateTime<chrono::Utc>) -> Outcome;
+
+/// Reads a provider's answer whole and classifies it.
+pub async fn judge(response: reqwest::Response, classify: Classify) -> Outcome {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap_or_default();
+    classify(status, &headers, &body, chrono::Utc::now())
+}
+
 /// A transport failure (connect, timeout, reset): always worth another try.
 pub fn transport_error(provider: &str, err: &reqwest::Error) -> Outcome {
     let what = if err.is_timeout() {

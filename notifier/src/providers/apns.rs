@@ -9,7 +9,7 @@ use web_push_native::jwt_simple::prelude::*;
 
 use crate::config::ApnsConfig;
 use crate::message::Push;
-use crate::outcome::{excerpt, retry_after, transport_error, Outcome};
+use crate::outcome::{excerpt, judge, retry_after, transport_error, Outcome};
 
 const JWT_REUSE: Duration = Duration::from_secs(50 * 60);
 /// An alert still worth showing an hour later; a wake-up is not.
@@ -102,10 +102,7 @@ impl Apns {
             Ok(response) => response,
             Err(err) => return transport_error("apns", &err),
         };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.text().await.unwrap_or_default();
-        let outcome = classify(status, &headers, &body, chrono::Utc::now());
+        let outcome = judge(response, classify).await;
         if matches!(&outcome, Outcome::Retry { error, .. } if error.contains("ProviderToken")) {
             *self.jwt.lock().await = None;
         }

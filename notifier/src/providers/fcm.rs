@@ -13,7 +13,7 @@ use web_push_native::jwt_simple::prelude::*;
 
 use crate::config::FcmConfig;
 use crate::message::Push;
-use crate::outcome::{excerpt, retry_after, transport_error, Outcome};
+use crate::outcome::{excerpt, judge, retry_after, transport_error, Outcome};
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 const DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
@@ -140,14 +140,11 @@ impl Fcm {
             Ok(response) => response,
             Err(err) => return transport_error("fcm", &err),
         };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.text().await.unwrap_or_default();
-        if status == 401 {
+        if response.status() == http::StatusCode::UNAUTHORIZED {
             // The token was revoked or expired early: the next attempt fetches another.
             *self.token.lock().await = None;
         }
-        classify(status, &headers, &body, chrono::Utc::now())
+        judge(response, classify).await
     }
 }
 

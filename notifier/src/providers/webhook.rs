@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::guard;
-use crate::outcome::{excerpt, retry_after, transport_error, Outcome};
+use crate::outcome::{excerpt, judge, retry_after, transport_error, Outcome};
 
 pub struct Webhooks {
     client: reqwest::Client,
@@ -74,10 +74,7 @@ impl Webhooks {
             Ok(response) => response,
             Err(err) => return transport_error("webhook", &err),
         };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        classify(status, &headers, &text, chrono::Utc::now())
+        judge(response, classify).await
     }
 }
 

@@ -12,7 +12,7 @@ use web_push_native::{p256::PublicKey, Auth, WebPushBuilder};
 
 use crate::guard;
 use crate::message::Push;
-use crate::outcome::{excerpt, retry_after, transport_error, Outcome};
+use crate::outcome::{excerpt, judge, retry_after, transport_error, Outcome};
 use crate::vapid::VapidKey;
 
 /// How long a push service keeps an undelivered message.
@@ -64,10 +64,7 @@ impl WebPush {
             Ok(response) => response,
             Err(err) => return transport_error("webpush", &err),
         };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.text().await.unwrap_or_default();
-        classify(status, &headers, &body, chrono::Utc::now())
+        judge(response, classify).await
     }
 
     /// The encrypted, signed request; an outcome when the subscription cannot be used.
