@@ -61,8 +61,7 @@ pub fn retry_after(
 }
 
 /// Every provider's `classify`: its documented answers, as status, headers and body.
-pub type Classify =
-    fn(u16, &http::HeaderMap, &str, chrono::DateTime<chrono::Utc>) -> Outcome;
+pub type Classify = fn(u16, &http::HeaderMap, &str, chrono::DateTime<chrono::Utc>) -> Outcome;
 
 /// Reads a provider's answer whole and classifies it.
 pub async fn judge(response: reqwest::Response, classify: Classify) -> Outcome {
