@@ -122,6 +122,8 @@ impl Notifier {
         };
         tracing::debug!(%worker, concurrency, "notifier working the delivery queue");
         let mut last_rescue: Option<Instant> = None;
+        let bite = (concurrency / 8).clamp(1, config.batch.max(1) as usize) as u32;
+        let mut backlog = false;
         tokio::pin!(shutdown);
         loop {
             if last_rescue.is_none_or(|at| at.elapsed() >= rescue_every) {
@@ -133,6 +135,14 @@ impl Notifier {
                         "jobs left behind by a stopped worker are due again"
                     ),
                     Err(err) => tracing::warn!(error = %err, "could not rescue abandoned jobs"),
+                }
+            }
+            if backlog {
+                // More are due: let a bite of slots free up first, so the queue is claimed in
+                // a few large batches rather than a job at a time as each send finishes.
+                tokio::select! {
+                    room = slots.acquire_many(bite) => drop(room),
+                    _ = &mut shutdown => break,
                 }
             }
             // A free slot first: what is claimed is sent at once, never held back.
@@ -157,6 +167,7 @@ impl Notifier {
                 }
             };
             let got = claimed.len();
+            backlog = got == want;
             let mut permit = Some(first);
             for job in claimed {
                 // Only this loop takes slots, so the ones counted above are still free.
@@ -185,8 +196,8 @@ impl Notifier {
                     drop(slot);
                 });
             }
-            if got == want {
-                // Perhaps more are due: claim again at once.
+            if backlog {
+                // Perhaps more are due: claim again as soon as there is room.
                 continue;
             }
             drop(permit);

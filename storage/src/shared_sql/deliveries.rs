@@ -22,12 +22,27 @@ pub fn claim_sql(skip_locked: &str) -> String {
     )
 }
 
-/// `$1`, `$2`, ... `$n` after `first - 1` other parameters, for an `IN (...)` list.
+/// `$1`, `$2`, ... after `first - 1` other parameters, for an `IN (...)` list of `n` ids
+/// padded as [`padded`] pads them.
 pub fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
+    (first..first + list_len(n))
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// How many ids an `IN (...)` list of `n` is written with: the next power of two. Each list
+/// length is a statement of its own to prepare and to keep in a connection's statement cache;
+/// a batch of every size from 1 to 512 made hundreds of them, evicting each other (a prepare
+/// per batch) and holding memory on every connection.
+pub fn list_len(n: usize) -> usize {
+    n.max(1).next_power_of_two()
+}
+
+/// `ids`, then its last id again up to [`list_len`]; `IN` does not mind the repeats.
+pub fn padded<T>(ids: &[T]) -> impl Iterator<Item = &T> {
+    let pad = list_len(ids.len()) - ids.len();
+    ids.iter().chain(ids.last().into_iter().cycle().take(pad))
 }
 
 /// A claimed job with its target's credentials, for ids bound from `$1`.
@@ -196,7 +211,7 @@ macro_rules! impl_delivery_store {
                 }
                 let sql = claimed_sql(ids.len());
                 let mut query = sqlx::query_as(&sql);
-                for id in &ids {
+                for id in padded(&ids) {
                     query = query.bind(id);
                 }
                 let claimed: Vec<$crate::ClaimedDelivery> = query.fetch_all(&mut *tx).await?;
@@ -223,7 +238,7 @@ macro_rules! impl_delivery_store {
                 if !sent.is_empty() {
                     let sql = sent_sql(sent.len());
                     let mut query = sqlx::query_scalar(&sql).bind(now).bind(worker);
-                    for id in &sent {
+                    for id in padded(&sent) {
                         query = query.bind(id);
                     }
                     let mut notified: Vec<Option<uuid::Uuid>> = query.fetch_all(&mut *tx).await?;
@@ -233,7 +248,7 @@ macro_rules! impl_delivery_store {
                     if !notified.is_empty() {
                         let sql = notifications_sent_sql(notified.len());
                         let mut query = sqlx::query(&sql).bind(now);
-                        for id in &notified {
+                        for id in padded(&notified) {
                             query = query.bind(id);
                         }
                         query.execute(&mut *tx).await?;
@@ -470,4 +485,23 @@ macro_rules! impl_shared_stores {
         $crate::impl_relay_store!($db);
         $crate::impl_recording_store!($db);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_lists_come_in_few_lengths() {
+        assert_eq!(list_len(0), 1);
+        assert_eq!(list_len(1), 1);
+        assert_eq!(list_len(3), 4);
+        assert_eq!(list_len(512), 512);
+        let lengths: std::collections::BTreeSet<usize> = (1..=512).map(list_len).collect();
+        assert_eq!(lengths.len(), 10);
+        assert_eq!(placeholders(3, 3), "$3, $4, $5, $6");
+        let ids = [1, 2, 3];
+        assert_eq!(padded(&ids).copied().collect::<Vec<_>>(), vec![1, 2, 3, 3]);
+        assert_eq!(padded::<i32>(&[]).count(), 0);
+    }
 }

@@ -114,7 +114,7 @@ macro_rules! impl_notification_store {
                 user: uuid::Uuid,
                 ids: &[uuid::Uuid],
             ) -> $crate::StorageResult<Vec<uuid::Uuid>> {
-                use $crate::shared_sql::deliveries::placeholders;
+                use $crate::shared_sql::deliveries::{padded, placeholders};
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -125,7 +125,7 @@ macro_rules! impl_notification_store {
                     placeholders(2, ids.len())
                 );
                 let mut query = sqlx::query_scalar(&sql).bind(user);
-                for id in ids {
+                for id in padded(ids) {
                     query = query.bind(id);
                 }
                 Ok(query.fetch_all(&self.pool).await?)
