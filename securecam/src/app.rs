@@ -252,7 +252,8 @@ impl Application {
                     "/openapi.json",
                     get(move || async move { Json(openapi_json) }),
                 )
-                .merge(Scalar::with_url("/docs", openapi));
+                .merge(Scalar::with_url("/docs", openapi))
+                .merge(crate::web::router(settings.web_dir.clone()));
         }
         let router = router
             .route_layer(middleware::from_fn(ops::track_metrics))

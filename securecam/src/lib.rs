@@ -7,6 +7,7 @@ pub mod database;
 pub mod keys;
 pub mod settings;
 pub mod telemetry;
+pub mod web;
 
 pub use app::Application;
 pub use components::Component;

@@ -31,6 +31,9 @@ pub struct Settings {
     pub relay_udp_port: u16,
     /// Lets webhooks and Web Push reach loopback and private addresses (tests, LAN set-ups).
     pub allow_private_targets: bool,
+    /// Serve the web app from this directory instead of the copy built into the binary
+    /// (working on `web/` without rebuilding).
+    pub web_dir: Option<PathBuf>,
     /// Apply pending migrations at start-up (the embedded default); production may run
     /// `securecam migrate` as a separate step instead.
     pub auto_migrate: bool,
@@ -220,6 +223,7 @@ impl Default for Settings {
             public_url: None,
             relay_udp_port: 8189,
             allow_private_targets: false,
+            web_dir: None,
             auto_migrate: true,
             log_format: LogFormat::Text,
             smtp: None,

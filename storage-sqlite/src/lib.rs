@@ -12,10 +12,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use securecam_storage::{
-    new_id, now, AcceptOutcome, AuditLog, ClaimOutcome, Database, Device, DeviceLink, DevicePatch,
-    DeviceStatus, InviteOutcome, LinkInvite, LinkOutcome, NewAuditLog, NewDevice, NewPairingCode,
-    NewSession, NewUser, Page, PageRequest, PairingCode, PairingStatus, PollOutcome, Session,
-    StorageResult, User, UserCredentials, Verification,
+    new_id, now, AcceptOutcome, AuditLog, Battery, ClaimOutcome, Database, Device, DeviceLink,
+    DevicePatch, DeviceStatus, InviteOutcome, LinkInvite, LinkOutcome, NewAuditLog, NewDevice,
+    NewPairingCode, NewSession, NewUser, Page, PageRequest, PairingCode, PairingStatus,
+    PollOutcome, Session, StorageResult, User, UserCredentials, Verification,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
@@ -29,7 +29,8 @@ const USER_COLUMNS: &str = "id, email, name, email_verified, created_at, updated
 const SESSION_COLUMNS: &str =
     "id, user_id, expires_at, ip_address, user_agent, created_at, updated_at, last_active_at";
 const DEVICE_COLUMNS: &str = "id, user_id, name, role, is_camera, platform, app_version, status, \
-     last_seen_at, created_at, updated_at, push_provider";
+     last_seen_at, created_at, updated_at, push_provider, battery_level, battery_charging, \
+     battery_reported_at";
 const PAIRING_COLUMNS: &str =
     "id, name, platform, status, claimed_by_user_id, device_id, expires_at";
 const LINK_COLUMNS: &str =
@@ -479,6 +480,25 @@ impl Database for SqliteDatabase {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
+    }
+
+    async fn record_battery(
+        &self,
+        id: Uuid,
+        battery: Battery,
+        at: DateTime<Utc>,
+    ) -> StorageResult<()> {
+        sqlx::query(
+            "UPDATE devices SET battery_level = $1, battery_charging = $2, battery_reported_at = $3 \
+             WHERE id = $4",
+        )
+        .bind(battery.level)
+        .bind(battery.charging)
+        .bind(at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn create_device_link(

@@ -3,11 +3,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    AcceptOutcome, AuditLog, ClaimOutcome, CommandStore, DeliveryStore, Device, DeviceLink,
-    DevicePatch, DeviceStatus, EventStore, InviteOutcome, LinkOutcome, NewAuditLog, NewDevice,
-    NewPairingCode, NewSession, NewUser, NotificationStore, Page, PageRequest, PairingCode,
-    PollOutcome, RecordingStore, RelayStore, Session, StorageResult, StreamStore, User,
-    UserCredentials, Verification, WebhookStore,
+    AcceptOutcome, AuditLog, Battery, ClaimOutcome, CommandStore, DeliveryStore, Device,
+    DeviceLink, DevicePatch, DeviceStatus, EventStore, InviteOutcome, LinkOutcome, NewAuditLog,
+    NewDevice, NewPairingCode, NewSession, NewUser, NotificationStore, Page, PageRequest,
+    PairingCode, PollOutcome, RecordingStore, RelayStore, Session, StorageResult, StreamStore,
+    User, UserCredentials, Verification, WebhookStore,
 };
 
 /// Everything SecureCam keeps, behind one interface with a backend per database.
@@ -150,6 +150,13 @@ pub trait Database:
         status: DeviceStatus,
         at: DateTime<Utc>,
     ) -> StorageResult<Option<Device>>;
+    /// Records the battery a device reported with a heartbeat.
+    async fn record_battery(
+        &self,
+        id: Uuid,
+        battery: Battery,
+        at: DateTime<Utc>,
+    ) -> StorageResult<()>;
 
     // ---- device links ----
 

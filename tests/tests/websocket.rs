@@ -18,6 +18,7 @@ both_backends!(
     owners_devices_see_presence_and_nobody_else_does,
     tickets_and_credentials,
     missed_heartbeats_mark_the_device_offline,
+    pings_report_the_battery,
 );
 
 async fn device_status(app: &TestApp, user_token: &str, device_id: &str) -> String {
@@ -248,4 +249,52 @@ async fn missed_heartbeats_mark_the_device_offline(backend: Backend) {
     // A client that stops reading never answers the server's pings.
     wait_for_status(&app, &user.token, &camera.id, "offline").await;
     drop(ws);
+}
+
+/// A page cannot send WebSocket pings; its `ping` frames carry the battery instead.
+async fn pings_report_the_battery(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.sign_up("battery@example.com").await;
+    let camera = app.create_device(&user.token, "Old phone", "camera").await;
+    let path = format!("/api/v1/devices/{}", camera.id);
+    let device = expect_json(app.get(&path, Some(&user.token)).await, StatusCode::OK).await;
+    assert!(
+        device["battery_level"].is_null(),
+        "never reported: {device}"
+    );
+
+    let mut ws = app.ws_connect(Some(&camera.token), "").await.unwrap();
+    assert_eq!(ws_next_json(&mut ws).await["type"], "hello");
+    ws_send(
+        &mut ws,
+        r#"{"type":"ping","ref":1,"battery":{"level":0.37,"charging":false}}"#,
+    )
+    .await;
+    assert_eq!(
+        ws_next_json(&mut ws).await,
+        json!({"type": "pong", "ref": 1})
+    );
+    let device = expect_json(app.get(&path, Some(&user.token)).await, StatusCode::OK).await;
+    assert_eq!(device["battery_level"], 37);
+    assert_eq!(device["battery_charging"], false);
+    assert!(device["battery_reported_at"].is_string());
+
+    // Nonsense is refused with an error and changes nothing; the connection stays.
+    ws_send(&mut ws, r#"{"type":"ping","ref":2,"battery":{"level":5}}"#).await;
+    let error = ws_next_json(&mut ws).await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["code"], "invalid_message");
+    assert_eq!(error["ref"], 2);
+    ws_send(
+        &mut ws,
+        r#"{"type":"ping","ref":3,"battery":{"level":1,"charging":true}}"#,
+    )
+    .await;
+    assert_eq!(
+        ws_next_json(&mut ws).await,
+        json!({"type": "pong", "ref": 3})
+    );
+    let device = expect_json(app.get(&path, Some(&user.token)).await, StatusCode::OK).await;
+    assert_eq!(device["battery_level"], 100);
+    assert_eq!(device["battery_charging"], true);
 }

@@ -184,7 +184,26 @@ where
 /// Answers one text frame; `None` when it needs no answer.
 async fn handle(state: &AppState, device: &Device, body: &str) -> Option<ServerMessage> {
     match protocol::parse(body) {
-        Ok(ClientMessage::Ping { reference }) => Some(ServerMessage::Pong { reference }),
+        Ok(ClientMessage::Ping { reference, battery }) => {
+            if let Some(battery) = battery {
+                match battery.reading() {
+                    Ok(reading) => {
+                        if let Err(err) = state.db().record_battery(device.id, reading, now()).await
+                        {
+                            tracing::warn!(device_id = %device.id, error = %err, "could not record the battery");
+                        }
+                    }
+                    Err(message) => {
+                        return Some(ServerMessage::Error {
+                            code: "invalid_message",
+                            message,
+                            reference,
+                        })
+                    }
+                }
+            }
+            Some(ServerMessage::Pong { reference })
+        }
         Ok(ClientMessage::CommandAck {
             reference,
             command_id,

@@ -13,10 +13,13 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(tag = "type")]
 pub enum ClientMessage {
+    /// A heartbeat a page can send (browsers cannot send WebSocket pings), with the battery
+    /// when the device can read it.
     #[serde(rename = "ping")]
     Ping {
         #[serde(rename = "ref")]
         reference: Option<Value>,
+        battery: Option<BatteryReport>,
     },
     /// The device's answer to a `command`.
     #[serde(rename = "command.ack")]
@@ -58,6 +61,29 @@ pub enum ClientMessage {
         event_id: Uuid,
         ended_at: Option<DateTime<Utc>>,
     },
+}
+
+/// `battery` on a `ping`: `level` from 0 to 1, as the Battery Status API gives it.
+#[derive(Debug, Deserialize, PartialEq, Clone, Copy)]
+pub struct BatteryReport {
+    pub level: f64,
+    pub charging: Option<bool>,
+}
+
+impl BatteryReport {
+    /// The reading in percent, or why it is not one.
+    pub fn reading(&self) -> Result<securecam_storage::Battery, String> {
+        if !(0.0..=1.0).contains(&self.level) {
+            return Err(format!(
+                "battery.level is a fraction from 0 to 1, not {}",
+                self.level
+            ));
+        }
+        Ok(securecam_storage::Battery {
+            level: (self.level * 100.0).round() as i16,
+            charging: self.charging,
+        })
+    }
 }
 
 impl ClientMessage {
@@ -203,9 +229,29 @@ mod tests {
         assert_eq!(
             parse(r#"{"type":"ping","ref":7}"#).unwrap(),
             ClientMessage::Ping {
-                reference: Some(json!(7))
+                reference: Some(json!(7)),
+                battery: None,
             }
         );
+        let ClientMessage::Ping {
+            battery: Some(battery),
+            ..
+        } = parse(r#"{"type":"ping","battery":{"level":0.426,"charging":true}}"#).unwrap()
+        else {
+            panic!("a ping with its battery");
+        };
+        assert_eq!(
+            battery.reading(),
+            Ok(securecam_storage::Battery {
+                level: 43,
+                charging: Some(true)
+            })
+        );
+        let too_full = BatteryReport {
+            level: 42.0,
+            charging: None,
+        };
+        assert!(too_full.reading().unwrap_err().contains("from 0 to 1"));
         assert_eq!(parse("{nope").unwrap_err().code, "invalid_json");
         assert_eq!(parse("[1,2]").unwrap_err().code, "invalid_message");
         let unknown = parse(r#"{"type":"teleport","ref":"a"}"#).unwrap_err();

@@ -42,6 +42,18 @@ pub struct Device {
     /// Which push service the device registered with, if any (the token itself stays secret).
     #[sqlx(try_from = "OptionalText")]
     pub push_provider: Option<PushProvider>,
+    /// Percent, as last reported with a heartbeat; `null` when never reported.
+    pub battery_level: Option<i16>,
+    /// Whether it was charging then; `null` when not known.
+    pub battery_charging: Option<bool>,
+    pub battery_reported_at: Option<DateTime<Utc>>,
+}
+
+/// A battery reading: percent and, when the device can tell, whether it is charging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Battery {
+    pub level: i16,
+    pub charging: Option<bool>,
 }
 
 /// Column wrapper so a nullable text column can decode into `Option<enum>` via `try_from`.

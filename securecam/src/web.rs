@@ -1,0 +1,174 @@
+//! The web app: the files of `web/` at the top of the repository, built into the binary so a
+//! household's one binary needs nothing else (a debug build reads them from disk, and
+//! `web_dir` serves another directory, for working on the app without rebuilding).
+//!
+//! `index.html` is the page of every route of the app (history routing); `sw.js` is served at
+//! the root because a service worker only controls pages under its own path; everything else
+//! is under `/assets/`.
+
+use std::borrow::Cow;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use rust_embed::Embed;
+
+#[derive(Embed)]
+#[folder = "../web"]
+struct Built;
+
+/// The app's pages: each is `index.html`, which routes on its own path.
+const PAGES: &[&str] = &[
+    "/",
+    "/camera",
+    "/pair",
+    "/invite",
+    "/reset-password",
+    "/app",
+    "/app/{*rest}",
+];
+
+/// Scripts, styles and media only from this server; media and API calls may also go to
+/// another origin (a relay's WHIP/WHEP endpoint, a presigned clip URL in object storage).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data: blob:; media-src 'self' blob: http: https:; \
+     connect-src 'self' http: https: ws: wss:; worker-src 'self'; manifest-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+#[derive(Clone)]
+enum Source {
+    Built,
+    Dir(Arc<PathBuf>),
+}
+
+struct File {
+    bytes: Cow<'static, [u8]>,
+    mime: String,
+    etag: Option<String>,
+}
+
+impl Source {
+    async fn file(&self, path: &str) -> Option<File> {
+        match self {
+            Source::Built => Built::get(path).map(|file| File {
+                mime: file.metadata.mimetype().to_string(),
+                etag: Some(format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]))),
+                bytes: file.data,
+            }),
+            Source::Dir(root) => {
+                let relative = Path::new(path);
+                // Only plain names below the root: no `..`, no absolute paths.
+                if !relative
+                    .components()
+                    .all(|part| matches!(part, Component::Normal(_)))
+                {
+                    return None;
+                }
+                let bytes = tokio::fs::read(root.join(relative)).await.ok()?;
+                Some(File {
+                    mime: mime_guess::from_path(path)
+                        .first_or_octet_stream()
+                        .to_string(),
+                    etag: None,
+                    bytes: Cow::Owned(bytes),
+                })
+            }
+        }
+    }
+}
+
+fn missing(path: &str) -> Response {
+    securecam_signal::error::problem_response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("the web app has no file {path}"),
+        None,
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The app's routes: its pages, `/sw.js` and `/assets/…`.
+pub fn router(dir: Option<PathBuf>) -> Router {
+    let source = match dir {
+        Some(dir) => Source::Dir(Arc::new(dir)),
+        None => Source::Built,
+    };
+    let mut router = Router::new()
+        .route("/sw.js", get(service_worker))
+        .route("/assets/{*path}", get(asset));
+    for page in PAGES {
+        router = router.route(page, get(index));
+    }
+    router.with_state(source)
+}
+
+async fn index(State(source): State<Source>, headers: HeaderMap) -> Response {
+    serve(&source, "index.html", &headers).await
+}
+
+async fn service_worker(State(source): State<Source>, headers: HeaderMap) -> Response {
+    serve(&source, "sw.js", &headers).await
+}
+
+async fn asset(
+    State(source): State<Source>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    // The page and the worker have routes of their own.
+    if path == "index.html" || path == "sw.js" {
+        return missing(&path);
+    }
+    serve(&source, &path, &headers).await
+}
+
+async fn serve(source: &Source, path: &str, request: &HeaderMap) -> Response {
+    let Some(file) = source.file(path).await else {
+        return missing(path);
+    };
+    let mut response = if file.etag.is_some()
+        && request
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            == file.etag.as_deref()
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        file.bytes.into_owned().into_response()
+    };
+    let headers = response.headers_mut();
+    if let Ok(mime) = HeaderValue::from_str(&file.mime) {
+        headers.insert(header::CONTENT_TYPE, mime);
+    }
+    if let Some(etag) = file.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        headers.insert(header::ETAG, etag);
+    }
+    // File names carry no version: revalidate every time (cheap with the ETag) so an upgraded
+    // server never runs with yesterday's script.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Pairing and invite codes ride in page URLs: never hand them to another site.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(self), microphone=(self), screen-wake-lock=(self)"),
+    );
+    response
+}
