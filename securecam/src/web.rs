@@ -28,6 +28,8 @@ const PAGES: &[&str] = &[
     "/pair",
     "/invite",
     "/reset-password",
+    // The deep link of a push notification (`<public URL>/events/<id>`).
+    "/events/{*rest}",
     "/app",
     "/app/{*rest}",
 ];

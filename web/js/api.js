@@ -1,0 +1,130 @@
+// The one way this app talks to the REST API: JSON in, JSON out, and every failure turned
+// into an ApiError whose message a person can read (the server's problem `detail`).
+
+export class ApiError extends Error {
+  constructor(status, problem = {}, retryAfter = null) {
+    const text = problem.detail || problem.title || `The server answered ${status}.`;
+    super(text);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = problem.code || (status ? `http_${status}` : 'network');
+    this.title = problem.title || '';
+    this.detail = problem.detail || '';
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** What to tell a person about any error, ApiError or not. */
+export function describeError(err) {
+  if (!err) return 'Something went wrong.';
+  if (err instanceof ApiError) {
+    if (err.status === 429) {
+      const wait = err.retryAfter ? ` Try again in ${err.retryAfter} s.` : ' Try again shortly.';
+      return `${err.detail || 'Too many attempts.'}${wait}`;
+    }
+    return err.message;
+  }
+  if (err.name === 'NotAllowedError') return 'Permission was refused by the browser or by you. Allow camera and microphone access for this site and try again.';
+  if (err.name === 'NotFoundError') return 'No camera or microphone was found on this device.';
+  if (err.name === 'NotReadableError') return 'The camera is in use by another app or could not be started.';
+  if (err.name === 'OverconstrainedError') return 'This device has no camera matching that request.';
+  return err.message || String(err);
+}
+
+function retryAfterOf(response) {
+  const value = response.headers.get('Retry-After');
+  if (!value) return null;
+  const seconds = Number(value);
+  return Number.isFinite(seconds) ? seconds : null;
+}
+
+/** Reads a failed response as a problem document, whatever it actually is. */
+export async function problemOf(response) {
+  let problem = {};
+  const type = response.headers.get('Content-Type') || '';
+  try {
+    if (type.includes('json')) problem = await response.json();
+    else {
+      const text = (await response.text()).trim();
+      if (text) problem = { detail: text.slice(0, 300) };
+    }
+  } catch {
+    // A body that is not what it claims to be still leaves the status to explain.
+  }
+  return new ApiError(response.status, problem, retryAfterOf(response));
+}
+
+export const NETWORK_ERROR = {
+  code: 'network',
+  title: 'Network error',
+  detail: 'Could not reach the SecureCam server. Check the connection and try again.',
+};
+
+/** A fetch that only throws ApiError; `token` is a bearer token (user or device). */
+export async function request(url, { method = 'GET', body, token, headers = {}, signal, raw = false } = {}) {
+  const init = { method, headers: { ...headers }, signal };
+  if (token) init.headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined && !(body instanceof Blob) && typeof body !== 'string') {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  } else if (body !== undefined) {
+    init.body = body;
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError(0, NETWORK_ERROR);
+  }
+  if (!response.ok) {
+    const error = await problemOf(response);
+    if (error.status === 401 && token) {
+      // Lets whoever holds the credential forget it (a revoked session, a deleted device).
+      window.dispatchEvent(new CustomEvent('securecam:unauthorized', { detail: { token } }));
+    }
+    throw error;
+  }
+  if (raw) return response;
+  if (response.status === 204) return null;
+  const type = response.headers.get('Content-Type') || '';
+  if (!type.includes('json')) return null;
+  return response.json();
+}
+
+export const api = (path, options) => request(path, options);
+
+/** All pages of a keyset-paginated list, up to `max` items. */
+export async function listAll(path, token, max = 500) {
+  const items = [];
+  let cursor = null;
+  do {
+    const sep = path.includes('?') ? '&' : '?';
+    const url = `${path}${sep}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const page = await api(url, { token });
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor && items.length < max);
+  return items;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/**
+ * URLs the server builds from its public URL. When the operator did not set one it is
+ * `http://localhost:<port>`, which only works on the server itself; a phone on the LAN
+ * reached the server by the address in this page's location, so that host is used instead
+ * (keeping the URL's own port, which may be a separate relay's).
+ */
+export function reachable(url) {
+  if (!url) return url;
+  try {
+    const parsed = new URL(url, location.href);
+    if (LOOPBACK.has(parsed.hostname) && parsed.hostname !== location.hostname) {
+      parsed.hostname = location.hostname;
+    }
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
