@@ -55,6 +55,14 @@ struct File {
 
 impl Source {
     async fn file(&self, path: &str) -> Option<File> {
+        // Only plain names below the root: no `..`, no absolute paths (a debug build's
+        // built-in files are read from disk too).
+        if !Path::new(path)
+            .components()
+            .all(|part| matches!(part, Component::Normal(_)))
+        {
+            return None;
+        }
         match self {
             Source::Built => Built::get(path).map(|file| File {
                 mime: file.metadata.mimetype().to_string(),
@@ -62,15 +70,7 @@ impl Source {
                 bytes: file.data,
             }),
             Source::Dir(root) => {
-                let relative = Path::new(path);
-                // Only plain names below the root: no `..`, no absolute paths.
-                if !relative
-                    .components()
-                    .all(|part| matches!(part, Component::Normal(_)))
-                {
-                    return None;
-                }
-                let bytes = tokio::fs::read(root.join(relative)).await.ok()?;
+                let bytes = tokio::fs::read(root.join(path)).await.ok()?;
                 Some(File {
                     mime: mime_guess::from_path(path)
                         .first_or_octet_stream()

@@ -447,6 +447,19 @@ impl Database for PostgresDatabase {
             .await?)
     }
 
+    async fn get_shared_camera(&self, user: Uuid, id: Uuid) -> StorageResult<Option<Device>> {
+        let sql = format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = $1 AND d.is_camera AND EXISTS \
+             (SELECT 1 FROM device_links l JOIN devices c ON c.id = l.client_device_id \
+              WHERE l.camera_device_id = d.id AND l.status = 'active' AND c.user_id = $2)"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     async fn get_device_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Device>> {
         let sql = format!(
             "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = \

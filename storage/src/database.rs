@@ -142,6 +142,9 @@ pub trait Database:
     ) -> StorageResult<Device>;
     async fn get_device(&self, owner: Uuid, id: Uuid) -> StorageResult<Option<Device>>;
     async fn get_device_by_token_hash(&self, token_hash: &str) -> StorageResult<Option<Device>>;
+    /// Another owner's camera that `user` may watch: linked, with an active link, to one of
+    /// `user`'s devices.
+    async fn get_shared_camera(&self, user: Uuid, id: Uuid) -> StorageResult<Option<Device>>;
     /// Records a device going online or offline (WebSocket presence) and when it was last
     /// seen; `None` when the device no longer exists.
     async fn set_device_presence(

@@ -242,6 +242,43 @@ async fn sharing_by_invite(backend: Backend) {
         ["device_link.invite_accept", "device_link.invite"]
     );
 
+    // The friend may look at the shared camera (its name, that it is online), not change it;
+    // the owner's other devices stay hidden, and so does the camera from anyone else.
+    let camera_path = format!("/api/v1/devices/{}", camera.id);
+    let shared = expect_json(
+        app.get(&camera_path, Some(&friend.token)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(shared["name"], "Garden");
+    assert_eq!(shared["status"], "online");
+    assert!(shared.get("push_token").is_none());
+    let rename = app
+        .request(
+            reqwest::Method::PATCH,
+            &camera_path,
+            Some(&friend.token),
+            Some(&json!({"name": "Mine now"})),
+        )
+        .await;
+    expect_problem(rename, StatusCode::NOT_FOUND, "not_found").await;
+    let delete = app.delete(&camera_path, Some(&friend.token)).await;
+    expect_problem(delete, StatusCode::NOT_FOUND, "not_found").await;
+    let owner_phone_path = format!("/api/v1/devices/{}", owner_phone.id);
+    expect_problem(
+        app.get(&owner_phone_path, Some(&friend.token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let stranger = app.sign_up("stranger@example.com").await;
+    expect_problem(
+        app.get(&camera_path, Some(&stranger.token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
     // The friend may end their access; then they hear nothing more of the camera.
     let revoke = app
         .delete(
@@ -250,6 +287,12 @@ async fn sharing_by_invite(backend: Backend) {
         )
         .await;
     assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
+    expect_problem(
+        app.get(&camera_path, Some(&friend.token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     camera_ws.close(None).await.unwrap();
     // Wait until the camera's going offline has been handled (and would have been told).
     for _ in 0..100 {

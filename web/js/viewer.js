@@ -342,13 +342,28 @@ export class ViewerApp {
       const cameras = devices.filter((d) => d.is_camera || d.role === 'camera').map((d) => ({ ...d, own: true }));
       this.otherDevices = new Set(devices.filter((d) => !(d.is_camera || d.role === 'camera')).map((d) => d.id));
       const known = new Set(cameras.map((c) => c.id));
+      const shared = [];
       for (const link of links) {
         if (link.status !== 'active' || link.client_device_id !== this.deviceId || known.has(link.camera_device_id)) continue;
         known.add(link.camera_device_id);
-        // The API shows another owner's camera only as an id in the link.
-        const previous = this.cameras.get(link.camera_device_id);
-        cameras.push({ id: link.camera_device_id, name: previous?.name || 'Shared camera', status: previous?.status || 'unknown', own: false, shared: true });
+        shared.push(link.camera_device_id);
       }
+      // A shared camera's name and state come from GET /devices/{id}, which answers for
+      // cameras linked to this person's devices.
+      const details = await Promise.all(shared.map((id) =>
+        api(`/api/v1/devices/${id}`, { token: this.userToken() }).catch(() => null)));
+      shared.forEach((id, i) => {
+        const previous = this.cameras.get(id);
+        const device = details[i];
+        cameras.push({
+          ...(device || {}),
+          id,
+          name: device?.name || previous?.name || 'Shared camera',
+          status: device?.status || previous?.status || 'unknown',
+          own: false,
+          shared: true,
+        });
+      });
       this.camerasMessage.hide();
       for (const camera of cameras) {
         const heard = this.presence.get(camera.id);
@@ -460,7 +475,12 @@ export class ViewerApp {
     card.el.dataset.status = status;
     card.badge.dataset.status = status;
     card.badge.textContent = status === 'online' ? 'Online' : status === 'offline' ? 'Offline' : 'Unknown';
-    card.seen.textContent = status !== 'online' && camera.last_seen_at ? `Last seen ${fmtTime(camera.last_seen_at)}` : '';
+    const seen = status !== 'online' && camera.last_seen_at ? `Last seen ${fmtTime(camera.last_seen_at)}` : '';
+    // What the camera's page last reported with a heartbeat, where its browser tells.
+    const battery = Number.isInteger(camera.battery_level)
+      ? `Battery ${camera.battery_level}%${camera.battery_charging ? ', charging' : ''}`
+      : '';
+    card.seen.textContent = [battery, seen].filter(Boolean).join(' · ');
     card.video.setAttribute('aria-label', `Live view of ${camera.name}`);
     card.share.hidden = !camera.own;
     card.remove.hidden = !camera.own;

@@ -188,6 +188,7 @@ pub async fn list_devices(
     }
 }
 
+/// One of the caller's devices, or a camera another owner shared with one of them (read only).
 #[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 200, body = Device), (status = 404, body = Problem)))]
 pub async fn get_device(
@@ -195,7 +196,20 @@ pub async fn get_device(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Device>> {
-    Ok(Json(visible_device(&state, &caller, &id).await?))
+    match visible_device(&state, &caller, &id).await {
+        // A camera someone shared with the caller can be looked at (its name, whether it is
+        // online), not changed: the other routes stay the owner's.
+        Err(not_found) if caller.device_id().is_none() => {
+            let id = parse_id(&id, "device")?;
+            state
+                .db()
+                .get_shared_camera(caller.owner_id(), id)
+                .await?
+                .map(Json)
+                .ok_or(not_found)
+        }
+        other => other.map(Json),
+    }
 }
 
 /// Rename a device, or update its app version or push registration.
