@@ -41,6 +41,21 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      connect-src 'self' http: https: ws: wss:; worker-src 'self'; manifest-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// On every file of the app.
+const PAGE_HEADERS: &[(&str, &str)] = &[
+    // File names carry no version: revalidate every time (cheap with the ETag) so an upgraded
+    // server never runs with yesterday's script.
+    ("cache-control", "no-cache"),
+    ("content-security-policy", CONTENT_SECURITY_POLICY),
+    ("x-content-type-options", "nosniff"),
+    // Pairing and invite codes ride in page URLs: never hand them to another site.
+    ("referrer-policy", "no-referrer"),
+    (
+        "permissions-policy",
+        "camera=(self), microphone=(self), screen-wake-lock=(self)",
+    ),
+];
+
 #[derive(Clone)]
 enum Source {
     Built,
@@ -66,7 +81,10 @@ impl Source {
         match self {
             Source::Built => Built::get(path).map(|file| File {
                 mime: file.metadata.mimetype().to_string(),
-                etag: Some(format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]))),
+                etag: Some(format!(
+                    "\"{}\"",
+                    hex::encode(&file.metadata.sha256_hash()[..16])
+                )),
                 bytes: file.data,
             }),
             Source::Dir(root) => {
@@ -90,10 +108,6 @@ fn missing(path: &str) -> Response {
         format!("the web app has no file {path}"),
         None,
     )
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The app's routes: its pages, `/sw.js` and `/assets/…`.
@@ -152,25 +166,11 @@ async fn serve(source: &Source, path: &str, request: &HeaderMap) -> Response {
     if let Some(etag) = file.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
         headers.insert(header::ETAG, etag);
     }
-    // File names carry no version: revalidate every time (cheap with the ETag) so an upgraded
-    // server never runs with yesterday's script.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Pairing and invite codes ride in page URLs: never hand them to another site.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        "permissions-policy",
-        HeaderValue::from_static("camera=(self), microphone=(self), screen-wake-lock=(self)"),
-    );
+    for (name, value) in PAGE_HEADERS {
+        headers.insert(
+            header::HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
     response
 }

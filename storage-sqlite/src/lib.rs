@@ -454,11 +454,7 @@ impl Database for SqliteDatabase {
     }
 
     async fn get_shared_camera(&self, user: Uuid, id: Uuid) -> StorageResult<Option<Device>> {
-        let sql = format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = $1 AND d.is_camera AND EXISTS \
-             (SELECT 1 FROM device_links l JOIN devices c ON c.id = l.client_device_id \
-              WHERE l.camera_device_id = d.id AND l.status = 'active' AND c.user_id = $2)"
-        );
+        let sql = securecam_storage::shared_sql::devices::shared_camera_sql(DEVICE_COLUMNS);
         Ok(sqlx::query_as(&sql)
             .bind(id)
             .bind(user)
@@ -501,16 +497,13 @@ impl Database for SqliteDatabase {
         battery: Battery,
         at: DateTime<Utc>,
     ) -> StorageResult<()> {
-        sqlx::query(
-            "UPDATE devices SET battery_level = $1, battery_charging = $2, battery_reported_at = $3 \
-             WHERE id = $4",
-        )
-        .bind(battery.level)
-        .bind(battery.charging)
-        .bind(at)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(securecam_storage::shared_sql::devices::RECORD_BATTERY_SQL)
+            .bind(battery.level)
+            .bind(battery.charging)
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -99,16 +99,21 @@ function signInForm(onSignedIn) {
       }
       try {
         const answer = await api('/api/v1/auth/sign-in', { method: 'POST', body: { email: email.input.value.trim(), password: password.input.value } });
-        const session = { token: answer.session.token, expires_at: answer.session.expires_at, user: answer.user };
-        setSession(session);
-        save('hasAccount', true);
-        onSignedIn(session);
+        startSession(answer, onSignedIn);
       } catch (err) {
         message.error(err.code === 'invalid_credentials' ? 'That email and password do not match an account.' : describeError(err));
       }
     });
   });
   return form;
+}
+
+/** Keeps the session a sign-in or sign-up answered with, and goes on signed in. */
+function startSession(answer, onSignedIn) {
+  const session = { token: answer.session.token, expires_at: answer.session.expires_at, user: answer.user };
+  setSession(session);
+  save('hasAccount', true);
+  onSignedIn(session);
 }
 
 function signUpForm(onSignedIn) {
@@ -133,10 +138,7 @@ function signUpForm(onSignedIn) {
           method: 'POST',
           body: { name: name.input.value.trim(), email: email.input.value.trim(), password: password.input.value },
         });
-        const session = { token: answer.session.token, expires_at: answer.session.expires_at, user: answer.user };
-        setSession(session);
-        save('hasAccount', true);
-        onSignedIn(session);
+        startSession(answer, onSignedIn);
       } catch (err) {
         message.error(err.code === 'email_taken' ? 'An account with this email exists already. Sign in instead.' : describeError(err));
       }

@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod deliveries;
+pub mod devices;
 pub mod events;
 pub mod notifications;
 pub mod recordings;
