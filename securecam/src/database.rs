@@ -3,7 +3,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use securecam_storage::Database;
-use securecam_storage_postgres::PostgresDatabase;
 use securecam_storage_sqlite::SqliteDatabase;
 
 /// Opens the backend the URL names: `sqlite://…` or `postgres://…`. `max_connections`
@@ -28,7 +27,7 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> anyhow::Result<Arc
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let size = max_connections.unwrap_or_else(securecam_storage_postgres::default_pool_size);
         Ok(Arc::new(
-            PostgresDatabase::connect_with_pool_size(url, size)
+            securecam_storage_postgres::connect_with_pool_size(url, size)
                 .await
                 .context("connecting to PostgreSQL")?,
         ))

@@ -1,15 +1,18 @@
-//! The shared storage suite against PostgreSQL, in a fresh database for this run.
+//! The shared storage suite against PostgreSQL: each story in a fresh database.
 
 use securecam_storage_postgres::testing::TestDatabase;
 use securecam_storage_postgres::PostgresDatabase;
 
-#[tokio::test]
-async fn storage_suite_on_postgres() {
+/// A fresh database, dropped when the test ends.
+async fn open() -> (PostgresDatabase, TestDatabase) {
     let test_db = TestDatabase::create().await;
-    let db = PostgresDatabase::connect(test_db.url()).await.unwrap();
-    securecam_storage::conformance::run_all(&db).await;
-    db.pool().close().await;
+    (
+        PostgresDatabase::connect(test_db.url()).await.unwrap(),
+        test_db,
+    )
 }
+
+securecam_storage::conformance_tests!(open);
 
 /// Every foreign key is the leading column of some index: deletes of the parent and joins
 /// from it never scan the child table.

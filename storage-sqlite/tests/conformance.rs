@@ -1,15 +1,15 @@
-//! The shared storage suite against SQLite, one fresh database file per run.
+//! The shared storage suite against SQLite: each story on a fresh database file.
 
 use securecam_storage_sqlite::SqliteDatabase;
 
-#[tokio::test]
-async fn storage_suite_on_sqlite() {
+/// A fresh database file in a directory removed when the test ends.
+async fn open() -> (SqliteDatabase, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/test.db", dir.path().display());
-    let db = SqliteDatabase::connect(&url).await.unwrap();
-    securecam_storage::conformance::run_all(&db).await;
-    db.pool().close().await;
+    (SqliteDatabase::connect(&url).await.unwrap(), dir)
 }
+
+securecam_storage::conformance_tests!(open);
 
 /// WAL, enforced foreign keys and a busy timeout on every connection; every foreign key is
 /// the leading column of some index.

@@ -17,24 +17,39 @@ use crate::{
     PushProvider, StorageError,
 };
 
-/// Runs every story in order on one database.
-pub async fn run_all(db: &dyn Database) {
-    db.migrate().await.expect("migrations apply");
+pub use commands::commands;
+pub use notifications::notifications;
+pub use recordings::recordings;
+pub use relays::relays;
+pub use streams::streams;
+
+/// One test per story for a backend: `open` is an async fn returning a fresh, empty
+/// database and whatever must outlive it (a temporary directory, a throwaway database).
+/// Each story runs on its own database, so one failure names its story and hides no other.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($open:path) => {
+        $crate::conformance_tests!(@each $open;
+            migrations users sessions verifications devices audit_logs audit_is_atomic
+            presence_and_ws_tickets pairing commands streams relays recordings notifications);
+    };
+    (@each $open:path; $($story:ident)*) => {
+        $(
+            #[tokio::test]
+            async fn $story() {
+                let (db, _keep) = $open().await;
+                $crate::Database::migrate(&db).await.expect("migrations apply");
+                $crate::conformance::$story(&db).await;
+                $crate::Database::close(&db).await;
+            }
+        )*
+    };
+}
+
+/// Migrations apply once and are idempotent; the database is ready after them.
+pub async fn migrations(db: &dyn Database) {
     db.migrate().await.expect("migrations are idempotent");
     assert!(db.ready().await.unwrap(), "ready after migrating");
-    users(db).await;
-    sessions(db).await;
-    verifications(db).await;
-    devices(db).await;
-    audit_logs(db).await;
-    audit_is_atomic(db).await;
-    presence_and_ws_tickets(db).await;
-    pairing(db).await;
-    commands::commands(db).await;
-    streams::streams(db).await;
-    relays::relays(db).await;
-    recordings::recordings(db).await;
-    notifications::notifications(db).await;
 }
 
 async fn new_user(db: &dyn Database, email: &str) -> Uuid {
@@ -63,7 +78,7 @@ fn camera(owner: Uuid, name: &str) -> NewDevice {
     }
 }
 
-async fn users(db: &dyn Database) {
+pub async fn users(db: &dyn Database) {
     let user = db
         .create_user(
             NewUser {
@@ -137,7 +152,7 @@ async fn users(db: &dyn Database) {
         .is_none());
 }
 
-async fn sessions(db: &dyn Database) {
+pub async fn sessions(db: &dyn Database) {
     let alice = new_user(db, "alice@sessions.test").await;
     let bob = new_user(db, "bob@sessions.test").await;
     let expires = now() + Duration::days(30);
@@ -325,7 +340,7 @@ async fn sessions(db: &dyn Database) {
         .is_some());
 }
 
-async fn verifications(db: &dyn Database) {
+pub async fn verifications(db: &dyn Database) {
     let v = db
         .create_verification("password-reset:x", "hash-1", now() + Duration::hours(1))
         .await
@@ -469,7 +484,7 @@ async fn verifications(db: &dyn Database) {
     assert_eq!(audit.items[0].target_id, Some(user.to_string()));
 }
 
-async fn devices(db: &dyn Database) {
+pub async fn devices(db: &dyn Database) {
     let owner = new_user(db, "owner@devices.test").await;
     let other = new_user(db, "other@devices.test").await;
 
@@ -667,7 +682,7 @@ async fn devices(db: &dyn Database) {
     );
 }
 
-async fn audit_logs(db: &dyn Database) {
+pub async fn audit_logs(db: &dyn Database) {
     let owner = new_user(db, "owner@audit.test").await;
     let other = new_user(db, "other@audit.test").await;
     for i in 0..3 {
@@ -708,7 +723,7 @@ async fn audit_logs(db: &dyn Database) {
 
 /// An action and its audit row commit together: when the audit row cannot be written (here:
 /// it names an actor device that does not exist), the action is rolled back too.
-async fn audit_is_atomic(db: &dyn Database) {
+pub async fn audit_is_atomic(db: &dyn Database) {
     let broken = || NewAuditLog::new("test.broken").actor_device(Some(new_id()));
     let owner = new_user(db, "owner@atomic.test").await;
 
@@ -826,7 +841,7 @@ async fn audit_is_atomic(db: &dyn Database) {
     assert!(audit.items.iter().all(|a| a.action != "test.broken"));
 }
 
-async fn presence_and_ws_tickets(db: &dyn Database) {
+pub async fn presence_and_ws_tickets(db: &dyn Database) {
     let owner = new_user(db, "owner@presence.test").await;
     let device = db
         .create_device(
@@ -888,7 +903,7 @@ async fn presence_and_ws_tickets(db: &dyn Database) {
         .is_none());
 }
 
-async fn pairing(db: &dyn Database) {
+pub async fn pairing(db: &dyn Database) {
     let owner = new_user(db, "owner@pairing.test").await;
     let other = new_user(db, "other@pairing.test").await;
     let viewer = db

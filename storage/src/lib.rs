@@ -9,15 +9,14 @@ mod error;
 pub mod models;
 mod page;
 mod pubsub;
-#[doc(hidden)]
-pub mod shared_sql;
+pub mod sql;
 mod stores;
 mod text_enum;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use database::Database;
+pub use database::{AuditStore, Database, DeviceStore, LinkStore, PairingStore, UserStore};
 pub use error::{StorageError, StorageResult};
 pub use models::*;
 pub use page::{Cursor, Page, PageRequest};

@@ -1,4 +1,5 @@
-//! Stores whose SQL both backends share (see `shared_sql`); [`crate::Database`] has them all.
+//! The stores of commands, deliveries, events, notifications, recordings, relays, streams and
+//! webhooks; [`crate::Database`] has them all (implemented once, in [`crate::sql`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,8 +10,7 @@ use crate::{
     NewAuditLog, NewCommand, Page, PageRequest, RetrySchedule, StorageResult,
 };
 
-/// Durable commands to devices (table `commands`). Both backends share one implementation,
-/// [`crate::impl_command_store!`]: the SQL is portable, so it is written once.
+/// Durable commands to devices (table `commands`).
 #[async_trait]
 pub trait CommandStore: Send + Sync {
     /// Stores a `queued` command, in one transaction with `audit` and, when the target is

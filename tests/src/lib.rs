@@ -90,6 +90,9 @@ pub async fn spawn_components(
         relay_udp_port: 0,
         ..Settings::default()
     };
+    // Tests send traffic to 127.0.0.0/8 only: the relay offers loopback candidates alone,
+    // never this machine's own address.
+    settings.relay.public_ip = Some(std::net::Ipv4Addr::LOCALHOST.into());
     let store = match backend {
         Backend::Sqlite => TestStore::Sqlite,
         Backend::Postgres => {

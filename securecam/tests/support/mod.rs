@@ -21,6 +21,8 @@ pub fn securecam(dir: &Path) -> Command {
             command.env_remove(key);
         }
     }
+    // Tests send traffic to 127.0.0.0/8 only: the relay offers no other candidate.
+    command.env("SECURECAM_RELAY__PUBLIC_IP", "127.0.0.1");
     command
 }
 

@@ -129,7 +129,7 @@ pub async fn recordings(db: &dyn Database) {
         None,
         "a clip ends once"
     );
-    let media = crate::shared_sql::recordings::media_path(first.id);
+    let media = crate::Recording::media_path(first.id);
     let shown = db.get_event(user(ada), event.id).await.unwrap().unwrap();
     assert_eq!(shown.video_url.as_deref(), Some(media.as_str()));
     assert!(stale(t1 + Duration::hours(1)).await.unwrap().is_empty());

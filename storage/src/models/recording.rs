@@ -50,6 +50,13 @@ pub struct Recording {
     pub upload_parts: Option<String>,
 }
 
+impl Recording {
+    /// The path clients fetch a clip's media from (an event's `video_url`).
+    pub fn media_path(id: Uuid) -> String {
+        format!("/api/v1/recordings/{id}/media")
+    }
+}
+
 /// A clip about to be written (status `recording`).
 #[derive(Debug, Clone)]
 pub struct NewRecording {
