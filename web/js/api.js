@@ -1,7 +1,18 @@
+// @ts-check
 // The one way this app talks to the REST API: JSON in, JSON out, and every failure turned
 // into an ApiError whose message a person can read (the server's problem `detail`).
 
+/**
+ * An RFC 9457 problem document, as the server sends them.
+ * @typedef {{ detail?: string, title?: string, code?: string }} Problem
+ */
+
 export class ApiError extends Error {
+  /**
+   * @param {number} status the HTTP status; 0 when the server could not be reached
+   * @param {Problem} [problem]
+   * @param {number | null} [retryAfter] seconds, from Retry-After
+   */
   constructor(status, problem = {}, retryAfter = null) {
     const text = problem.detail || problem.title || `The server answered ${status}.`;
     super(text);
@@ -14,7 +25,11 @@ export class ApiError extends Error {
   }
 }
 
-/** What to tell a person about any error, ApiError or not. */
+/**
+ * What to tell a person about any error, ApiError or not.
+ * @param {any} err
+ * @returns {string}
+ */
 export function describeError(err) {
   if (!err) return 'Something went wrong.';
   if (err instanceof ApiError) {
@@ -31,6 +46,7 @@ export function describeError(err) {
   return err.message || String(err);
 }
 
+/** @param {Response} response */
 function retryAfterOf(response) {
   const value = response.headers.get('Retry-After');
   if (!value) return null;
@@ -38,8 +54,13 @@ function retryAfterOf(response) {
   return Number.isFinite(seconds) ? seconds : null;
 }
 
-/** Reads a failed response as a problem document, whatever it actually is. */
+/**
+ * Reads a failed response as a problem document, whatever it actually is.
+ * @param {Response} response
+ * @returns {Promise<ApiError>}
+ */
 export async function problemOf(response) {
+  /** @type {Problem} */
   let problem = {};
   const type = response.headers.get('Content-Type') || '';
   try {
@@ -60,8 +81,24 @@ export const NETWORK_ERROR = {
   detail: 'Could not reach the SecureCam server. Check the connection and try again.',
 };
 
-/** A fetch that only throws ApiError; `token` is a bearer token (user or device). */
+/**
+ * @typedef {object} RequestOptions
+ * @property {string} [method] GET by default
+ * @property {any} [body] sent as JSON, unless a Blob or a string
+ * @property {string} [token] a bearer token (user or device)
+ * @property {Record<string, string>} [headers]
+ * @property {AbortSignal} [signal]
+ * @property {boolean} [raw] resolve with the Response itself
+ */
+
+/**
+ * A fetch that only throws ApiError; `token` is a bearer token (user or device).
+ * @param {string} url
+ * @param {RequestOptions} [options]
+ * @returns {Promise<any>} the JSON answer (null when there is none), or the Response when `raw`
+ */
 export async function request(url, { method = 'GET', body, token, headers = {}, signal, raw = false } = {}) {
+  /** @type {RequestInit & { headers: Record<string, string> }} */
   const init = { method, headers: { ...headers }, signal };
   if (token) init.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined && !(body instanceof Blob) && typeof body !== 'string') {
@@ -92,9 +129,21 @@ export async function request(url, { method = 'GET', body, token, headers = {}, 
   return response.json();
 }
 
+/**
+ * The REST API: `request` on a path of this server.
+ * @param {string} path
+ * @param {RequestOptions} [options]
+ * @returns {Promise<any>}
+ */
 export const api = (path, options) => request(path, options);
 
-/** All pages of a keyset-paginated list, up to `max` items. */
+/**
+ * All pages of a keyset-paginated list, up to `max` items.
+ * @param {string} path
+ * @param {string} token
+ * @param {number} [max]
+ * @returns {Promise<any[]>}
+ */
 export async function listAll(path, token, max = 500) {
   const items = [];
   let cursor = null;
@@ -115,13 +164,16 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
  * `http://localhost:<port>`, which only works on the server itself; a phone on the LAN
  * reached the server by the address in this page's location, so that host is used instead
  * (keeping the URL's own port, which may be a separate relay's).
+ * @param {string} url
+ * @param {{ href: string, hostname: string }} [here] the page's location
+ * @returns {string}
  */
-export function reachable(url) {
+export function reachable(url, here = location) {
   if (!url) return url;
   try {
-    const parsed = new URL(url, location.href);
-    if (LOOPBACK.has(parsed.hostname) && parsed.hostname !== location.hostname) {
-      parsed.hostname = location.hostname;
+    const parsed = new URL(url, here.href);
+    if (LOOPBACK.has(parsed.hostname) && parsed.hostname !== here.hostname) {
+      parsed.hostname = here.hostname;
     }
     return parsed.toString();
   } catch {

@@ -1,3 +1,4 @@
+// @ts-check
 // Accounts: sign up, sign in, sign out, password reset. The user token is kept so the
 // viewer opens signed in next time; it is dropped the moment the server stops honouring it.
 
@@ -5,10 +6,14 @@ import { api, describeError } from './api.js';
 import { busy, clear, field, h, messageBox } from './dom.js';
 import { forget, load, save } from './store.js';
 
+/** @typedef {import('./viewer.js').Session} Session */
+
+/** @returns {Session | null} the session this browser keeps */
 export function currentSession() {
   return load('user');
 }
 
+/** @param {Session} session */
 export function setSession(session) {
   save('user', session);
 }
@@ -21,7 +26,10 @@ export async function signOut() {
   }
 }
 
-/** Checks a stored session with the server; null when it no longer works. */
+/**
+ * Checks a stored session with the server; null when it no longer works.
+ * @returns {Promise<Session | null>}
+ */
 export async function verifySession() {
   const session = currentSession();
   if (!session) return null;
@@ -40,7 +48,12 @@ export async function verifySession() {
   }
 }
 
-/** The sign-in / sign-up screen; resolves `onSignedIn(session)` once one succeeds. */
+/**
+ * The sign-in / sign-up screen; resolves `onSignedIn(session)` once one succeeds.
+ * @param {HTMLElement} root
+ * @param {(session: Session) => void} onSignedIn
+ * @param {string | null} [intro] said above the forms
+ */
 export function renderAuth(root, onSignedIn, intro) {
   const signIn = signInForm(onSignedIn);
   const signUp = signUpForm(onSignedIn);
@@ -83,6 +96,7 @@ export function renderAuth(root, onSignedIn, intro) {
   select(load('hasAccount') ? 'sign-in' : 'sign-up', false);
 }
 
+/** @param {(session: Session) => void} onSignedIn */
 function signInForm(onSignedIn) {
   const email = field('Email', { type: 'email', name: 'email', autocomplete: 'username', required: true, 'data-testid': 'signin-email' });
   const password = field('Password', { type: 'password', name: 'password', autocomplete: 'current-password', required: true, 'data-testid': 'signin-password' });
@@ -108,7 +122,11 @@ function signInForm(onSignedIn) {
   return form;
 }
 
-/** Keeps the session a sign-in or sign-up answered with, and goes on signed in. */
+/**
+ * Keeps the session a sign-in or sign-up answered with, and goes on signed in.
+ * @param {{ session: { token: string, expires_at: string }, user: Session['user'] }} answer
+ * @param {(session: Session) => void} onSignedIn
+ */
 function startSession(answer, onSignedIn) {
   const session = { token: answer.session.token, expires_at: answer.session.expires_at, user: answer.user };
   setSession(session);
@@ -116,6 +134,7 @@ function startSession(answer, onSignedIn) {
   onSignedIn(session);
 }
 
+/** @param {(session: Session) => void} onSignedIn */
 function signUpForm(onSignedIn) {
   const name = field('Your name', { name: 'name', autocomplete: 'name', required: true, maxlength: 200, 'data-testid': 'signup-name' });
   const email = field('Email', { type: 'email', name: 'email', autocomplete: 'email', required: true, 'data-testid': 'signup-email' });
@@ -167,7 +186,10 @@ function resetRequestForm() {
   return form;
 }
 
-/** `/reset-password?token=…`: the page the reset mail links to. */
+/**
+ * `/reset-password?token=…`: the page the reset mail links to.
+ * @param {HTMLElement} root
+ */
 export function renderResetPassword(root) {
   const token = new URLSearchParams(location.search).get('token') || '';
   const password = field('New password', { type: 'password', autocomplete: 'new-password', required: true, minlength: 8, 'data-testid': 'reset-password' }, 'At least 8 characters.');

@@ -1,3 +1,4 @@
+// @ts-check
 // Watching one camera live over WHEP. Each view is a stream session of its own, so any
 // number of viewers (and tabs) can watch one camera at once.
 
@@ -21,17 +22,42 @@ const ENDED_REASONS = {
   viewer_left: 'Live view stopped.',
 };
 
+/**
+ * A stream session as the API answers it (POST/GET /stream-sessions, `stream.updated`).
+ * @typedef {object} StreamSession
+ * @property {string} id
+ * @property {string} status `pending`, `live`, `ended` or `failed`
+ * @property {string} [end_reason]
+ * @property {string} [subscribe_endpoint] the relay's WHEP endpoint
+ * @property {string} [subscribe_token]
+ * @property {import('./webrtc.js').IceServer[]} [ice_servers]
+ */
+
+/**
+ * One viewer's live view of one camera. Dispatches `status` (CustomEvent, detail: {text,
+ * kind}), `session` (detail: the StreamSession), `live` and `ended`.
+ */
 export class LiveView extends EventTarget {
+  /**
+   * @param {object} view
+   * @param {{ id: string }} view.camera
+   * @param {HTMLVideoElement} view.video where the video plays
+   * @param {() => string} view.requesterId this browser's viewer device
+   * @param {() => string} view.token the user's token
+   */
   constructor({ camera, video, requesterId, token }) {
     super();
     this.camera = camera;
     this.video = video;
     this.requesterId = requesterId;
     this.token = token;
+    /** @type {StreamSession | null} */
     this.session = null;
+    /** @type {MediaLeg | null} */
     this.leg = null;
     this.stopped = true;
     this.restarts = 0;
+    /** @type {((session: StreamSession) => void)[]} */
     this.sessionWaiters = [];
     this.run = 0;
   }
@@ -40,6 +66,10 @@ export class LiveView extends EventTarget {
     return this.leg?.pc || null;
   }
 
+  /**
+   * @param {string} text
+   * @param {'info' | 'ok' | 'error'} [kind]
+   */
   status(text, kind = 'info') {
     this.dispatchEvent(new CustomEvent('status', { detail: { text, kind } }));
   }
@@ -71,7 +101,10 @@ export class LiveView extends EventTarget {
     }
   }
 
-  /** `stream.updated` from the WebSocket, passed on by the app. */
+  /**
+   * `stream.updated` from the WebSocket, passed on by the app.
+   * @param {StreamSession} session
+   */
   onSessionUpdate(session) {
     if (!this.session || session.id !== this.session.id) return;
     this.session = { ...this.session, ...session };
@@ -94,7 +127,11 @@ export class LiveView extends EventTarget {
     }
   }
 
-  /** Until the session is `live`: the WebSocket says so at once, polling covers a missed frame. */
+  /**
+   * Until the session is `live`: the WebSocket says so at once, polling covers a missed frame.
+   * @param {string} id
+   * @param {number} run
+   */
   async waitLive(id, run) {
     const deadline = Date.now() + LIVE_WAIT_MS;
     while (Date.now() < deadline && run === this.run) {
@@ -110,6 +147,10 @@ export class LiveView extends EventTarget {
     if (run === this.run) throw new Error('The camera did not start its video in time. Is it online and armed?');
   }
 
+  /**
+   * @param {StreamSession} session
+   * @param {number} run
+   */
   async subscribe(session, run) {
     const deadline = Date.now() + WHEP_RETRY_FOR_MS;
     for (;;) {
@@ -119,8 +160,8 @@ export class LiveView extends EventTarget {
         token: session.subscribe_token,
         iceServers: session.ice_servers,
       });
-      leg.addEventListener('track', (e) => this.onTrack(e.detail));
-      leg.addEventListener('state', (e) => this.onLegState(leg, e.detail));
+      leg.addEventListener('track', (/** @type {CustomEvent<RTCTrackEvent>} */ e) => this.onTrack(e.detail));
+      leg.addEventListener('state', (/** @type {CustomEvent<RTCPeerConnectionState>} */ e) => this.onLegState(leg, e.detail));
       this.leg = leg;
       try {
         await leg.connect();
@@ -137,6 +178,7 @@ export class LiveView extends EventTarget {
     }
   }
 
+  /** @param {RTCTrackEvent} event */
   onTrack(event) {
     const stream = this.video.srcObject instanceof MediaStream ? this.video.srcObject : new MediaStream();
     if (!stream.getTracks().includes(event.track)) stream.addTrack(event.track);
@@ -145,6 +187,10 @@ export class LiveView extends EventTarget {
     this.video.play().catch(() => {});
   }
 
+  /**
+   * @param {MediaLeg} leg
+   * @param {RTCPeerConnectionState} state
+   */
   onLegState(leg, state) {
     if (leg !== this.leg || this.stopped) return;
     if (state === 'connected') this.status('Live', 'ok');
@@ -152,6 +198,7 @@ export class LiveView extends EventTarget {
     if (state === 'failed') this.recover(leg);
   }
 
+  /** @param {MediaLeg} leg */
   async recover(leg) {
     this.status('Reconnecting the video…');
     try {

@@ -1,15 +1,26 @@
+// @ts-check
 // Entry point: picks the mode from the path (the server answers every app path with this
 // page) and routes in-app links through the History API.
 
 import { renderResetPassword } from './auth.js';
 import { mountCamera } from './camera.js';
 import { clear, h } from './dom.js';
+import { appPage, homeTarget } from './routes.js';
 import { load, save } from './store.js';
 import { mountViewer } from './viewer.js';
 
 const root = document.getElementById('app');
-let mounted = null; // { mode, app }
+/**
+ * What the page shows now.
+ * @type {{ mode: 'landing' | 'reset', app?: undefined } | { mode: 'camera', app: import('./camera.js').CameraApp } | { mode: 'viewer', app: import('./viewer.js').ViewerApp } | null}
+ */
+let mounted = null;
 
+/**
+ * Goes to another path of the app without loading the page again.
+ * @param {string} path
+ * @param {boolean} [replace] in place of the current history entry
+ */
 function navigate(path, replace = false) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
@@ -35,24 +46,23 @@ function landing() {
 }
 
 function render() {
-  const path = location.pathname.replace(/\/+$/, '') || '/';
-  const params = new URLSearchParams(location.search);
-  if (/^\/events\/[^/]+$/.test(path)) {
+  const page = appPage(location.pathname);
+  if (page.page === 'redirect') {
     // Push alerts link to `/events/<id>`; the app's event pages live under /app.
-    navigate(`/app${path}`, true);
+    navigate(page.to, true);
     return;
   }
-  if (path === '/') {
-    const mode = load('mode');
-    if (params.has('choose') || !mode) {
+  if (page.page === 'home') {
+    const target = homeTarget(load('mode'), new URLSearchParams(location.search).has('choose'));
+    if (!target) {
       if (mounted?.mode !== 'landing') teardown();
       landing();
       return;
     }
-    navigate(mode === 'camera' ? '/camera' : '/app', true);
+    navigate(target, true);
     return;
   }
-  if (path === '/reset-password') {
+  if (page.page === 'reset') {
     teardown();
     mounted = { mode: 'reset' };
     clear(root, h('header', { class: 'topbar' }, h('a', { href: '/app', class: 'brand', text: 'SecureCam' })),
@@ -60,7 +70,7 @@ function render() {
     renderResetPassword(root.querySelector('main'));
     return;
   }
-  if (path === '/camera') {
+  if (page.page === 'camera') {
     save('mode', 'camera');
     if (mounted?.mode !== 'camera') {
       teardown();
@@ -69,7 +79,7 @@ function render() {
     return;
   }
   // /app…, /pair, /invite and anything else: the viewer.
-  if (path.startsWith('/app')) save('mode', 'viewer');
+  if (page.rememberViewer) save('mode', 'viewer');
   if (mounted?.mode === 'viewer') {
     mounted.app.route();
     return;
@@ -86,7 +96,7 @@ function teardown() {
 }
 
 document.addEventListener('click', (event) => {
-  const link = event.target.closest('a');
+  const link = /** @type {Element} */ (event.target).closest('a');
   if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   const url = new URL(link.href, location.href);
   if (url.origin !== location.origin || link.target || link.hasAttribute('download')) return;

@@ -1,3 +1,4 @@
+// @ts-check
 // QR codes as SVG built from the vendored generator's module matrix (no inline styles, which
 // the page's Content-Security-Policy would refuse, and crisp at any size).
 
@@ -5,7 +6,12 @@ import qrcode from '../vendor/qrcode.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-/** An <svg> QR code of `text`, with a quiet zone; `label` is its accessible name. */
+/**
+ * An <svg> QR code of `text`, with a quiet zone; `label` is its accessible name.
+ * @param {string} text
+ * @param {string} [label]
+ * @returns {SVGSVGElement}
+ */
 export function qrSvg(text, label) {
   const qr = qrcode(0, 'M');
   qr.addData(text);
@@ -20,8 +26,8 @@ export function qrSvg(text, label) {
   svg.setAttribute('aria-label', label || `QR code of ${text}`);
   svg.setAttribute('shape-rendering', 'crispEdges');
   const background = document.createElementNS(SVG, 'rect');
-  background.setAttribute('width', size);
-  background.setAttribute('height', size);
+  background.setAttribute('width', String(size));
+  background.setAttribute('height', String(size));
   background.setAttribute('fill', '#ffffff');
   svg.append(background);
   let d = '';

@@ -1,5 +1,13 @@
+// @ts-check
 // Scanning a camera's pairing QR code with this device's camera, where the browser has a
 // built-in barcode detector (Chrome on Android, Safari 17+); elsewhere the code is typed.
+
+/**
+ * The Barcode Detection API (not in TypeScript's DOM types).
+ * @typedef {{ detect: (source: HTMLVideoElement) => Promise<{ rawValue: string }[]> }} BarcodeDetector
+ * @typedef {{ new (options: { formats: string[] }): BarcodeDetector, getSupportedFormats?: () => Promise<string[]> }} BarcodeDetectorClass
+ * @typedef {Window & { BarcodeDetector?: BarcodeDetectorClass }} WindowWithBarcodes
+ */
 
 export class Scanner {
   static supported() {
@@ -7,16 +15,23 @@ export class Scanner {
   }
 
   constructor() {
+    /** @type {MediaStream | null} */
     this.stream = null;
     this.stopped = false;
+    /** @type {(() => void) | null} */
     this.cancel = null;
   }
 
-  /** Resolves with the first QR code's text, or null when stopped. */
+  /**
+   * Resolves with the first QR code's text, or null when stopped.
+   * @param {HTMLVideoElement} video where the camera's picture is shown while scanning
+   * @returns {Promise<string | null>}
+   */
   async scan(video) {
-    const formats = await window.BarcodeDetector.getSupportedFormats?.() || ['qr_code'];
+    const Detector = /** @type {WindowWithBarcodes} */ (window).BarcodeDetector;
+    const formats = await Detector.getSupportedFormats?.() || ['qr_code'];
     if (!formats.includes('qr_code')) throw new Error('this browser cannot read QR codes');
-    const detector = new window.BarcodeDetector({ formats: ['qr_code'] });
+    const detector = new Detector({ formats: ['qr_code'] });
     this.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: 'environment' } } });
     video.srcObject = this.stream;
     await video.play().catch(() => {});
@@ -45,6 +60,7 @@ export class Scanner {
     this.cancel?.();
   }
 
+  /** @param {HTMLVideoElement} video */
   release(video) {
     for (const track of this.stream?.getTracks() || []) track.stop();
     this.stream = null;

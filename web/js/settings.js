@@ -1,3 +1,4 @@
+// @ts-check
 // Notification settings (quiet hours, muted cameras, cooldown), Web Push for this browser,
 // and the account.
 
@@ -22,6 +23,10 @@ function zones() {
 }
 
 /** The VAPID key (base64url) as the bytes pushManager.subscribe wants. */
+/**
+ * @param {string} base64url
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
 function keyBytes(base64url) {
   const base64 = base64url.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(base64url.length / 4) * 4, '=');
   return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -32,6 +37,7 @@ export function pushSupported() {
 }
 
 export class SettingsView {
+  /** @param {import('./viewer.js').ViewerApp} app */
   constructor(app) {
     this.app = app;
     this.prefs = null;
@@ -96,7 +102,7 @@ export class SettingsView {
 
   camerasChanged() {
     const muted = new Set(this.prefs?.muted_camera_ids || []);
-    for (const box of this.muted.querySelectorAll('input:checked')) muted.add(box.value);
+    for (const box of this.checkedMutes()) muted.add(box.value);
     clear(this.muted, h('legend', { text: 'Muted cameras (no alerts)' }));
     const cameras = [...this.app.cameras.values()];
     if (!cameras.length) this.muted.append(h('p', { class: 'hint', text: 'No cameras yet.' }));
@@ -106,6 +112,11 @@ export class SettingsView {
         h('input', { type: 'checkbox', id, value: camera.id, checked: muted.has(camera.id) }),
         h('label', { for: id, text: camera.name })));
     }
+  }
+
+  /** The ticked boxes of the muted cameras. */
+  checkedMutes() {
+    return /** @type {NodeListOf<HTMLInputElement>} */ (this.muted.querySelectorAll('input:checked'));
   }
 
   async store() {
@@ -120,7 +131,7 @@ export class SettingsView {
         end: this.quietEnd.input.value,
         timezone: this.timezone.input.value.trim() || localZone(),
       } : null,
-      muted_camera_ids: [...this.muted.querySelectorAll('input:checked')].map((b) => b.value),
+      muted_camera_ids: [...this.checkedMutes()].map((b) => b.value),
       cooldown_seconds: cooldown,
     };
     if (body.quiet_hours && (!body.quiet_hours.start || !body.quiet_hours.end)) {

@@ -1,8 +1,14 @@
+// @ts-check
 // What this browser remembers between visits. Tokens live in localStorage because a camera
 // phone must come back armed after a reload or a reboot without anyone typing anything.
 
 const PREFIX = 'securecam.';
 
+/**
+ * @param {string} key
+ * @param {any} [fallback] what a key never saved (or unreadable) gives
+ * @returns {any}
+ */
 export function load(key, fallback = null) {
   try {
     const text = localStorage.getItem(PREFIX + key);
@@ -12,6 +18,11 @@ export function load(key, fallback = null) {
   }
 }
 
+/**
+ * Remembers `value` as JSON; null or undefined forgets the key.
+ * @param {string} key
+ * @param {unknown} value
+ */
 export function save(key, value) {
   try {
     if (value === null || value === undefined) localStorage.removeItem(PREFIX + key);
@@ -21,11 +32,15 @@ export function save(key, value) {
   }
 }
 
+/** @param {string} key */
 export const forget = (key) => save(key, null);
 
-/** "Chrome on Android", for device names a person recognises in a list. */
-export function browserName() {
-  const ua = navigator.userAgent;
+/**
+ * "Chrome on Android", for device names a person recognises in a list.
+ * @param {string} [ua] a User-Agent, this browser's by default
+ * @returns {string}
+ */
+export function browserName(ua = navigator.userAgent) {
   const browser = /Edg\//.test(ua) ? 'Edge'
     : /OPR\//.test(ua) ? 'Opera'
       : /Firefox\//.test(ua) ? 'Firefox'

@@ -1,3 +1,4 @@
+// @ts-check
 // Events and clips: the timeline (live from the WebSocket), one event with its clip, and the
 // list of recordings.
 
@@ -8,7 +9,15 @@ const PAGE = 20;
 const TRIGGERS = { motion: 'Motion', sound: 'Sound', person: 'Person', manual: 'Manual' };
 const EVENT_STATUS = { active: 'Happening now', ended: 'Ended', acknowledged: 'Acknowledged' };
 
-/** A <video> for a clip; falls back to fetching with the bearer token when there is no playback URL. */
+/** @typedef {import('./viewer.js').ViewerApp} ViewerApp */
+
+/**
+ * A <video> for a clip; falls back to fetching with the bearer token when there is no playback URL.
+ * @param {ViewerApp} app
+ * @param {{ id: string, playback_url?: string }} recording
+ * @param {string} [testid]
+ * @returns {HTMLElement}
+ */
 export function clipPlayer(app, recording, testid = 'clip-video') {
   const video = h('video', {
     class: 'clip', controls: true, preload: 'metadata', playsinline: true, 'data-testid': testid,
@@ -30,6 +39,7 @@ export function clipPlayer(app, recording, testid = 'clip-video') {
 }
 
 export class Timeline {
+  /** @param {ViewerApp} app */
   constructor(app) {
     this.app = app;
     this.items = new Map();
@@ -103,6 +113,10 @@ export class Timeline {
 }
 
 export class EventDetail {
+  /**
+   * @param {ViewerApp} app
+   * @param {string} id the event's id
+   */
   constructor(app, id) {
     this.app = app;
     this.id = id;
@@ -190,6 +204,7 @@ export class EventDetail {
 }
 
 export class RecordingsView {
+  /** @param {ViewerApp} app */
   constructor(app) {
     this.app = app;
     this.loaded = false;

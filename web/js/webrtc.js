@@ -1,3 +1,4 @@
+// @ts-check
 // WHIP (publish) and WHEP (watch) legs, shared by the camera and the viewer. One POST of a
 // complete offer (ICE gathered first, so no trickle is needed on the way in); the Location
 // answered is the leg's handle for ICE restarts (PATCH) and for hanging up (DELETE).
@@ -6,6 +7,15 @@ import { ApiError, NETWORK_ERROR, problemOf, reachable } from './api.js';
 
 const GATHER_TIMEOUT_MS = 2000;
 
+/**
+ * An ICE server as the server lists them (`ice_servers` of a stream session).
+ * @typedef {{ urls: string | string[], username?: string, credential?: string }} IceServer
+ */
+
+/**
+ * @param {IceServer[] | null | undefined} iceServers
+ * @returns {RTCConfiguration}
+ */
 export function rtcConfiguration(iceServers) {
   return {
     iceServers: (iceServers || []).map((s) => ({
@@ -21,11 +31,14 @@ export function rtcConfiguration(iceServers) {
  * mode 1) before any other: the relay and the recorder pass H.264 and Opus through without
  * transcoding, so a camera that sent VP8 would be refused. Other codecs stay listed after
  * H.264 so a browser without it still makes an offer (and gets a clear refusal).
+ * @param {RTCRtpTransceiver} transceiver
+ * @param {'send' | 'recv'} direction
+ * @returns {boolean} whether H.264 is preferred now
  */
 export function preferH264(transceiver, direction) {
   const caps = (direction === 'recv' ? RTCRtpReceiver : RTCRtpSender).getCapabilities?.('video');
   if (!caps || !transceiver.setCodecPreferences) return false;
-  const rank = (codec) => {
+  const rank = (/** @type {RTCRtpCodec} */ codec) => {
     if (codec.mimeType.toLowerCase() !== 'video/h264') return 3;
     const fmtp = (codec.sdpFmtpLine || '').toLowerCase();
     const mode1 = fmtp.includes('packetization-mode=1');
@@ -48,7 +61,12 @@ export function hasH264() {
   return Boolean(caps && caps.codecs.some((c) => c.mimeType.toLowerCase() === 'video/h264'));
 }
 
-/** Resolves once ICE gathering is complete, or after `ms`: a host candidate is usually enough. */
+/**
+ * Resolves once ICE gathering is complete, or after `ms`: a host candidate is usually enough.
+ * @param {RTCPeerConnection} pc
+ * @param {number} [ms]
+ * @returns {Promise<void>}
+ */
 export function gathered(pc, ms = GATHER_TIMEOUT_MS) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {
@@ -63,7 +81,14 @@ export function gathered(pc, ms = GATHER_TIMEOUT_MS) {
   });
 }
 
+/**
+ * A WHIP/WHEP request; throws ApiError only when the relay cannot be reached.
+ * @param {string} url
+ * @param {{ method: string, token?: string, body?: string, contentType?: string, headers?: Record<string, string> }} options
+ * @returns {Promise<Response>}
+ */
 async function sdpFetch(url, { method, token, body, contentType, headers = {} }) {
+  /** @type {RequestInit & { headers: Record<string, string> }} */
   const init = { method, headers: { ...headers } };
   if (token) init.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
@@ -77,8 +102,12 @@ async function sdpFetch(url, { method, token, body, contentType, headers = {} })
   }
 }
 
-/** The ICE credentials and candidates of a local description, as a trickle-ice-sdpfrag. */
-function iceFragment(sdp) {
+/**
+ * The ICE credentials and candidates of a local description, as a trickle-ice-sdpfrag.
+ * @param {string} sdp
+ * @returns {string}
+ */
+export function iceFragment(sdp) {
   const lines = sdp.split(/\r?\n/);
   const ufrag = lines.find((l) => l.startsWith('a=ice-ufrag:'));
   const pwd = lines.find((l) => l.startsWith('a=ice-pwd:'));
@@ -96,7 +125,14 @@ function iceFragment(sdp) {
   return `${out.filter(Boolean).join('\r\n')}\r\n`;
 }
 
-function withIceCredentials(sdp, ufrag, pwd) {
+/**
+ * An SDP with the ICE credentials an ICE restart answered in place of its own.
+ * @param {string} sdp
+ * @param {string} ufrag
+ * @param {string} pwd
+ * @returns {string}
+ */
+export function withIceCredentials(sdp, ufrag, pwd) {
   return sdp
     .replace(/a=ice-ufrag:.*/g, `a=ice-ufrag:${ufrag}`)
     .replace(/a=ice-pwd:.*/g, `a=ice-pwd:${pwd}`);
@@ -105,8 +141,18 @@ function withIceCredentials(sdp, ufrag, pwd) {
 /**
  * One WHIP or WHEP leg.
  * kind 'publish': `stream` is the local MediaStream; kind 'watch': tracks arrive on `ontrack`.
+ * Dispatches `state` (CustomEvent, detail: the connection state) and, watching, `track`
+ * (detail: the RTCTrackEvent).
  */
 export class MediaLeg extends EventTarget {
+  /**
+   * @param {object} leg
+   * @param {'publish' | 'watch'} leg.kind
+   * @param {string} leg.endpoint the WHIP or WHEP endpoint
+   * @param {string} leg.token its bearer token
+   * @param {IceServer[]} [leg.iceServers]
+   * @param {MediaStream} [leg.stream] what a publishing leg sends
+   */
   constructor({ kind, endpoint, token, iceServers, stream }) {
     super();
     this.kind = kind;
@@ -114,11 +160,16 @@ export class MediaLeg extends EventTarget {
     this.token = token;
     this.iceServers = iceServers;
     this.stream = stream;
+    /** @type {RTCPeerConnection | null} */
     this.pc = null;
+    /** @type {string | null} the leg's URL at the relay (its Location) */
     this.location = null;
+    /** @type {string | null} */
     this.etag = null;
+    /** @type {string | null} */
     this.answer = null;
     this.closed = false;
+    /** @type {{ audio?: RTCRtpSender, video?: RTCRtpSender }} */
     this.senders = {};
   }
 
@@ -196,6 +247,10 @@ export class MediaLeg extends EventTarget {
     await pc.setRemoteDescription({ type: 'answer', sdp: this.answer });
   }
 
+  /**
+   * @param {'audio' | 'video'} kind
+   * @param {MediaStreamTrack} track
+   */
   async replaceTrack(kind, track) {
     const sender = this.senders[kind];
     if (sender) await sender.replaceTrack(track);
@@ -205,6 +260,7 @@ export class MediaLeg extends EventTarget {
    * Tells the relay the leg is over (best effort) and closes the peer connection. `tellRelay`
    * is false when the relay dropped the leg itself (its session ended), where a DELETE would
    * only earn a 404.
+   * @param {boolean} [tellRelay]
    */
   async hangUp(tellRelay = true) {
     this.closed = true;

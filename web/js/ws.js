@@ -1,15 +1,38 @@
+// @ts-check
 // The device's signalling WebSocket. Browsers cannot send an Authorization header on a
 // WebSocket, so every (re)connection first buys a single-use ticket with the device token.
 // The connection is kept up for as long as the page wants it: drops are retried with
 // backoff, a new ticket each time.
 
 import { api, ApiError } from './api.js';
+import { jitteredBackoff } from './backoff.js';
 
 const MIN_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30000;
 const REQUEST_TIMEOUT_MS = 10000;
 /** Close code the server uses when a newer connection of this device replaced this one. */
 const REPLACED = 4001;
+
+/**
+ * `idle`, `connecting`, `open`, `reconnecting`, `replaced` (another tab is this device now) or
+ * `unauthorized` (the device token no longer works).
+ * @typedef {'idle' | 'connecting' | 'open' | 'reconnecting' | 'replaced' | 'unauthorized'} ConnectionState
+ */
+
+/**
+ * The detail of a `state` event.
+ * @typedef {object} StateDetail
+ * @property {ConnectionState} state
+ * @property {any} [hello] the server's `hello` frame, on `open`
+ * @property {unknown} [error] why the last attempt failed
+ * @property {number} [retryInMs]
+ * @property {boolean} [offline]
+ */
+
+/**
+ * Dispatches `state` (detail: StateDetail), `message` (detail: any frame) and one event named
+ * after each frame's `type` (detail: the frame).
+ */
 
 export class Signalling extends EventTarget {
   /**
@@ -18,17 +41,23 @@ export class Signalling extends EventTarget {
   constructor(deviceToken) {
     super();
     this.deviceToken = deviceToken;
+    /** @type {WebSocket | null} */
     this.socket = null;
     this.wanted = false;
-    this.state = 'idle'; // idle | connecting | open | reconnecting | replaced | unauthorized
+    /** @type {ConnectionState} */
+    this.state = 'idle';
     this.attempt = 0;
+    /** @type {ReturnType<typeof setTimeout> | null} */
     this.timer = null;
+    /** @type {ReturnType<typeof setInterval> | null} */
     this.heartbeat = null;
     this.heartbeatMs = 15000;
+    /** @type {Map<string, { resolve: (frame: any) => void, reject: (err: Error) => void, timer: ReturnType<typeof setTimeout> }>} */
     this.pending = new Map();
     this.refCounter = 0;
     this.hello = null;
-    this.extraPing = () => ({});
+    /** What the page adds to its heartbeat `ping` (the camera: its battery). */
+    this.extraPing = /** @type {() => object | Promise<object>} */ (() => ({}));
     this.onOnline = () => { if (this.wanted && this.state !== 'open') this.connectNow(); };
     this.onOffline = () => {
       // A dead network rarely closes the socket by itself for a long time; say so now.
@@ -63,6 +92,10 @@ export class Signalling extends EventTarget {
     return this.socket && this.socket.readyState === WebSocket.OPEN && this.state === 'open';
   }
 
+  /**
+   * @param {ConnectionState} state
+   * @param {Omit<StateDetail, 'state'>} [detail]
+   */
   setState(state, detail = {}) {
     this.state = state;
     this.dispatchEvent(new CustomEvent('state', { detail: { state, ...detail } }));
@@ -104,17 +137,21 @@ export class Signalling extends EventTarget {
     // `error` is always followed by `close`; that is where the reconnect happens.
   }
 
+  /** @param {unknown} error */
   scheduleReconnect(error) {
     if (!this.wanted) return;
-    const base = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** this.attempt);
     // Jitter, so a server restart is not met by every camera in the same millisecond.
-    const delay = base / 2 + Math.random() * base / 2;
+    const delay = jitteredBackoff(this.attempt, { minMs: MIN_BACKOFF_MS, maxMs: MAX_BACKOFF_MS });
     this.attempt += 1;
     this.setState('reconnecting', { error, retryInMs: delay });
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.connect(), delay);
   }
 
+  /**
+   * @param {WebSocket} socket
+   * @param {CloseEvent} event
+   */
   onClose(socket, event) {
     if (this.socket !== socket) return;
     this.socket = null;
@@ -131,6 +168,7 @@ export class Signalling extends EventTarget {
     this.scheduleReconnect(new Error(event.reason || `connection closed (${event.code})`));
   }
 
+  /** @param {MessageEvent} event */
   onMessage(event) {
     let message;
     try {
@@ -173,13 +211,23 @@ export class Signalling extends EventTarget {
     this.heartbeat = null;
   }
 
+  /**
+   * Sends a frame; false when the connection is not open.
+   * @param {object} message
+   * @returns {boolean}
+   */
   send(message) {
     if (!this.isOpen) return false;
     this.socket.send(JSON.stringify(message));
     return true;
   }
 
-  /** Sends a frame with a fresh `ref` and resolves with the frame that echoes it. */
+  /**
+   * Sends a frame with a fresh `ref` and resolves with the frame that echoes it.
+   * @param {object} message
+   * @param {number} [timeoutMs]
+   * @returns {Promise<any>}
+   */
   request(message, timeoutMs = REQUEST_TIMEOUT_MS) {
     return new Promise((resolve, reject) => {
       const ref = `r${Date.now().toString(36)}${(this.refCounter += 1)}`;
@@ -195,6 +243,7 @@ export class Signalling extends EventTarget {
     });
   }
 
+  /** @param {string} reason */
   failPending(reason) {
     for (const { reject, timer } of this.pending.values()) {
       clearTimeout(timer);
