@@ -159,7 +159,7 @@ pub struct RelayTask {
     socket: std::net::UdpSocket,
     relay: Relay,
     commands: mpsc::Receiver<Command>,
-    events: mpsc::UnboundedSender<RelayEvent>,
+    events: mpsc::Sender<RelayEvent>,
 }
 
 impl RelayTask {
@@ -204,6 +204,10 @@ impl RelayTask {
     }
 }
 
+/// Events waiting for signal (a few per session and camera change, so far above a burst);
+/// when it is full the relay drops the event rather than wait (see `run`).
+pub const EVENT_QUEUE: usize = 4096;
+
 /// Binds the UDP port (port 0 picks one), offers it at `public_ip` (NAT 1:1) or this host's
 /// address and loopback, and returns the handle and the task to run. `events` receives what
 /// signal must know.
@@ -211,7 +215,7 @@ pub async fn start(
     bind: SocketAddr,
     public_ip: Option<IpAddr>,
     config: CoreConfig,
-    events: mpsc::UnboundedSender<RelayEvent>,
+    events: mpsc::Sender<RelayEvent>,
 ) -> anyhow::Result<(RelayHandle, RelayTask)> {
     // A std socket: the task may run on a runtime of its own (see `spawn_thread`), which the
     // socket joins there.
@@ -252,7 +256,7 @@ async fn run(
     socket: UdpSocket,
     mut relay: Relay,
     mut commands: mpsc::Receiver<Command>,
-    events: mpsc::UnboundedSender<RelayEvent>,
+    events: mpsc::Sender<RelayEvent>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let mut buf = vec![0u8; 2048];
@@ -307,7 +311,12 @@ async fn run(
         }
         flush(&socket, &mut relay, None);
         while let Some(event) = relay.poll_event() {
-            let _ = events.send(event);
+            // Forwarding never waits for signal: should its queue be full, the event is
+            // dropped and counted. Sessions still end by their timeouts and sweeps.
+            if let Err(mpsc::error::TrySendError::Full(event)) = events.try_send(event) {
+                metrics::counter!("securecam_relay_events_dropped_total").increment(1);
+                tracing::warn!(?event, "relay event queue full: event dropped");
+            }
         }
     }
     tracing::debug!("media relay stopped");

@@ -208,17 +208,21 @@ struct Shared {
     store: ClipStore,
     config: RecorderConfig,
     http: reqwest::Client,
-    reports: mpsc::UnboundedSender<RecorderReport>,
+    /// Bounded ([`REPORT_QUEUE`]): a clip task waits for room (a report is one per clip,
+    /// and must not be lost).
+    reports: mpsc::Sender<RecorderReport>,
 }
+
+/// Reports waiting for signal; clip tasks wait when it is full.
+pub const REPORT_QUEUE: usize = 256;
 
 pub fn start(
     db: Arc<dyn Database>,
     store: ClipStore,
     config: RecorderConfig,
-    reports: mpsc::UnboundedSender<RecorderReport>,
+    reports: mpsc::Sender<RecorderReport>,
 ) -> (RecorderHandle, RecorderTask) {
     let (tx, rx) = mpsc::channel(INPUT_QUEUE);
-    let (done_tx, done_rx) = mpsc::unbounded_channel();
     let shared = Shared {
         db,
         store,
@@ -234,8 +238,6 @@ pub fn start(
         cameras: HashMap::new(),
         clips: HashMap::new(),
         tasks: JoinSet::new(),
-        done_tx,
-        done_rx,
     };
     (
         RecorderHandle { inputs: tx },
@@ -286,8 +288,11 @@ impl RecorderTask {
                     Some(input) => self.service.handle(input).await,
                     None => break,
                 },
-                Some(done) = self.service.done_rx.recv() => {
-                    self.service.clips.remove(&done);
+                // A clip task returns its recording's id when it is done.
+                Some(joined) = self.service.tasks.join_next() => {
+                    if let Ok(Some(done)) = joined {
+                        self.service.clips.remove(&done);
+                    }
                 }
             }
         }
@@ -322,9 +327,8 @@ struct Service {
     shared: Shared,
     cameras: HashMap<Uuid, mpsc::Sender<CameraMsg>>,
     clips: HashMap<Uuid, ClipEntry>,
-    tasks: JoinSet<()>,
-    done_tx: mpsc::UnboundedSender<Uuid>,
-    done_rx: mpsc::UnboundedReceiver<Uuid>,
+    /// Camera tasks (which return `None`) and clip tasks (which return their recording).
+    tasks: JoinSet<Option<Uuid>>,
 }
 
 impl Service {
@@ -378,12 +382,11 @@ impl Service {
         }
         let (sink, rx) = mpsc::channel(CLIP_QUEUE);
         let shared = self.shared.clone();
-        let done = self.done_tx.clone();
         let key = request.object_key.clone();
         let session = request.session_id;
         self.tasks.spawn(async move {
             clip_task(shared, id, key, session, rx).await;
-            let _ = done.send(id);
+            Some(id)
         });
         self.clips.insert(
             id,
@@ -413,7 +416,10 @@ impl Service {
         let sender = self.cameras.entry(camera).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(CAMERA_QUEUE);
             let shared = self.shared.clone();
-            self.tasks.spawn(camera_task(shared, camera, rx));
+            self.tasks.spawn(async move {
+                camera_task(shared, camera, rx).await;
+                None
+            });
             tx
         });
         if let Err(err) = sender.try_send(msg) {
@@ -654,9 +660,12 @@ async fn finish(
     let released = clip.and_then(|(_, session)| session);
     match shared.db.finish_recording(id, result, now()).await {
         Ok(Some(recording)) => {
-            let _ = shared.reports.send(RecorderReport::Finished {
-                recording: Box::new(recording),
-            });
+            let _ = shared
+                .reports
+                .send(RecorderReport::Finished {
+                    recording: Box::new(recording),
+                })
+                .await;
             return;
         }
         Ok(None) => {
@@ -671,7 +680,10 @@ async fn finish(
         }
     }
     if let Some(session) = released {
-        let _ = shared.reports.send(RecorderReport::SessionDone { session });
+        let _ = shared
+            .reports
+            .send(RecorderReport::SessionDone { session })
+            .await;
     }
 }
 

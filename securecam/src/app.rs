@@ -17,17 +17,18 @@ use securecam_media_relay::metrics as relay_metrics;
 use securecam_recorder::service::{self as recorder, RecorderReport, RecorderTask};
 use securecam_recorder::store::ClipStore;
 use securecam_signal::bus::Bus;
-use securecam_signal::commands;
 use securecam_signal::error::problem_for_bare_errors;
 use securecam_signal::mail::{LogMailer, Mailer, SmtpMailer};
 use securecam_signal::media::MediaConfig;
 use securecam_signal::relay_link::{self, RelayIdentity, ReportTo};
 use securecam_signal::routes::ops;
 use securecam_signal::ws::hub::close;
-use securecam_signal::AppState;
+use securecam_signal::{inbound, jobs, reactions, AppState, Core};
 use securecam_storage::Database;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -40,8 +41,6 @@ use crate::{database, keys, telemetry};
 /// JSON API bodies are small; anything bigger is refused before it is read.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// How often expired sessions are swept out.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 
 pub struct Application {
     listener: TcpListener,
@@ -50,16 +49,18 @@ pub struct Application {
     components: Vec<Component>,
     public_url: String,
     session_idle_timeout: Duration,
-    /// The signal component's state: its WebSockets are closed at shutdown and its command
-    /// sweeper runs alongside the server.
+    /// This node's end of the bus to the other nodes (goes nowhere on SQLite).
+    bus: Arc<Bus>,
+    /// The signal component's state: its WebSockets are closed at shutdown and its sweeps
+    /// run alongside the server.
     signal: Option<AppState>,
     /// The media relay's task, and what keeps it registered and reports its events.
     relay: Option<RelayParts>,
-    /// The recorder's task and its reports (for signal in this process).
-    recorder: Option<(RecorderTask, mpsc::UnboundedReceiver<RecorderReport>)>,
-    /// For a recorder without signal in its process: signal's state, to hear the bus and
-    /// announce clips through it (it serves no routes).
-    reporter: Option<AppState>,
+    /// The recorder's task and its reports.
+    recorder: Option<RecorderParts>,
+    /// What the services need, for a recorder without signal in its process: it announces
+    /// its clips through it (it serves no routes, so it builds nothing else of signal's).
+    reporter: Option<Core>,
     /// The notifier, which works the delivery queue.
     notifier: Option<securecam_notifier::Notifier>,
 }
@@ -67,8 +68,14 @@ pub struct Application {
 struct RelayParts {
     task: RelayTask,
     handle: RelayHandle,
-    events: mpsc::UnboundedReceiver<RelayEvent>,
+    events: mpsc::Receiver<RelayEvent>,
     identity: RelayIdentity,
+}
+
+struct RecorderParts {
+    task: RecorderTask,
+    handle: recorder::RecorderHandle,
+    reports: mpsc::Receiver<RecorderReport>,
 }
 
 impl Application {
@@ -86,21 +93,8 @@ impl Application {
         components: Vec<Component>,
         mailer: Arc<dyn Mailer>,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-        if let Some(dir) = settings.storage_url().strip_prefix("file://") {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating object directory {dir}"))?;
-        }
-        // Bind first: with port 0 (tests) the links the API hands out need the real port.
-        let listener = TcpListener::bind(settings.http_addr)
-            .await
-            .with_context(|| format!("binding {}", settings.http_addr))?;
-        let mut settings = settings;
-        if settings.public_url.is_none() {
-            let port = listener.local_addr()?.port();
-            settings.public_url = Some(format!("http://localhost:{port}"));
-        }
+        let has = |c: Component| components.contains(&c);
+        let (listener, settings) = bind(settings).await?;
         let database_url = settings.database_url();
         let db = database::open(&database_url, settings.database_max_connections).await?;
         if settings.auto_migrate {
@@ -109,117 +103,59 @@ impl Application {
         let keys = keys::load_or_create(&settings.data_dir)?;
         let mut signal_config = settings.signal_config();
         signal_config.vapid_public_key = Some(keys.vapid.public_key());
-        let notifier = if components.contains(&Component::Notifier) {
-            Some(
+        let bus = Arc::new(Bus::new(db.pubsub()));
+
+        let notifier = match has(Component::Notifier) {
+            true => Some(
                 securecam_notifier::Notifier::new(
                     db.clone(),
                     settings.notifier_config(),
                     keys.vapid.clone(),
                 )
                 .map_err(|e| anyhow::anyhow!("notifier settings: {e}"))?,
-            )
-        } else {
-            None
+            ),
+            false => None,
         };
-
         // The relay binds its UDP port first: signal hands out its endpoints.
-        let mut relay = None;
-        let mut metrics_sources: Vec<ops::MetricsSource> = Vec::new();
-        if components.contains(&Component::Relay) {
-            let (events, events_rx) = mpsc::unbounded_channel();
-            let bind = SocketAddr::from(([0, 0, 0, 0], settings.relay_udp_port));
-            let (handle, task) = driver::start(
-                bind,
-                settings.relay.public_ip,
-                settings.relay.core(),
-                events,
-            )
-            .await?;
-            tracing::debug!(udp = %handle.udp_addr(), "media relay bound");
-            let source = handle.clone();
-            metrics_sources.push(Arc::new(move || {
-                let source = source.clone();
-                Box::pin(async move {
-                    source
-                        .snapshot()
-                        .await
-                        .map(|s| relay_metrics::render(&s))
-                        .unwrap_or_default()
-                })
-            }));
-            let identity = relay_identity(&settings, &handle);
-            relay_link::register(db.as_ref(), &identity)
-                .await
-                .context("registering the media relay")?;
-            if !components.contains(&Component::Signal) && db.pubsub().is_none() {
-                tracing::warn!(
-                    "the relay runs without signal on a database with no bus (SQLite): \
-                     signal in another process will not hear from it; use PostgreSQL"
-                );
-            }
-            relay = Some(RelayParts {
-                task,
-                handle,
-                events: events_rx,
-                identity,
-            });
-        }
-        // Clips: written by the recorder, served and deleted by signal.
-        let clips = if components.contains(&Component::Signal)
-            || components.contains(&Component::Recorder)
-        {
-            let url = settings.storage_url();
-            Some(
-                ClipStore::from_url(&url, settings.storage.s3_options())
-                    .with_context(|| format!("opening clip storage {url}"))?,
-            )
-        } else {
-            None
+        let relay = match has(Component::Relay) {
+            true => Some(start_relay(&settings, db.as_ref(), has(Component::Signal)).await?),
+            false => None,
         };
-        let mut recorder_parts = None;
-        let mut recorder_handle = None;
-        if let (true, Some(clips)) = (components.contains(&Component::Recorder), &clips) {
-            if !components.contains(&Component::Signal) && db.pubsub().is_none() {
-                tracing::warn!(
-                    "the recorder runs without signal on a database with no bus (SQLite): it \
-                     will hear of no camera or event; use PostgreSQL"
-                );
-            }
-            let (reports, reports_rx) = mpsc::unbounded_channel();
-            let (handle, task) = recorder::start(
-                db.clone(),
-                clips.clone(),
-                settings.recorder.config(),
-                reports,
-            );
-            recorder_handle = Some(handle);
-            recorder_parts = Some((task, reports_rx));
-        }
+        // Clips: written by the recorder, served and deleted by signal.
+        let clips = match has(Component::Signal) || has(Component::Recorder) {
+            true => Some(open_clips(&settings)?),
+            false => None,
+        };
+        let recorder = match (has(Component::Recorder), &clips) {
+            (true, Some(clips)) => Some(start_recorder(
+                &settings,
+                &db,
+                clips,
+                has(Component::Signal),
+            )),
+            _ => None,
+        };
         let media = MediaConfig {
             signing_key: Arc::new(keys.media_signing.clone()),
             ice_urls: settings.turn.urls(),
             turn_secret: settings.turn.secret.clone(),
             relay: relay.as_ref().map(|parts| parts.handle.clone()),
-            recorder: recorder_handle,
+            recorder: recorder.as_ref().map(|parts| parts.handle.clone()),
             clips,
             // The relay's routes are served by this process's HTTP server.
             local_relay: relay
                 .as_ref()
                 .zip(listener.local_addr().ok())
-                .map(|(parts, bound)| {
-                    let ip = match bound.ip() {
-                        ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
-                        ip => ip,
-                    };
-                    let local = SocketAddr::new(ip, bound.port());
-                    (parts.identity.id, format!("http://{local}"))
-                }),
+                .map(|(parts, bound)| (parts.identity.id, loopback_url(bound))),
         };
 
         let mut router = Router::new().merge(ops::router(
             db.clone(),
             telemetry::metrics_handle(),
-            metrics_sources,
+            relay
+                .iter()
+                .map(|parts| relay_metrics_source(&parts.handle))
+                .collect(),
         ));
         if let Some(parts) = &relay {
             let links = media.clone();
@@ -229,31 +165,22 @@ impl Application {
                 ice_links: Arc::new(move |device| links.ice_links(device, chrono::Utc::now())),
             }));
         }
-        // A recorder without signal in its process still speaks signal's language on the bus:
-        // it hears of cameras and events there and announces its clips through it.
-        let mut reporter = None;
-        if components.contains(&Component::Recorder) && !components.contains(&Component::Signal) {
-            reporter = Some(AppState::new(
-                db.clone(),
-                signal_config.clone(),
-                Arc::new(LogMailer),
-                media.clone(),
-            )?);
-        }
         let mut signal = None;
-        if components.contains(&Component::Signal) {
-            let state = AppState::new(db.clone(), signal_config, mailer, media)?;
+        let mut reporter = None;
+        if has(Component::Signal) {
+            let state = AppState::new(db.clone(), signal_config, mailer, media, bus.clone())?;
             signal = Some(state.clone());
-            let (api, openapi) = securecam_signal::router(state);
-            let openapi_json = openapi.clone();
-            router = router
-                .merge(api)
-                .route(
-                    "/openapi.json",
-                    get(move || async move { Json(openapi_json) }),
-                )
-                .merge(Scalar::with_url("/docs", openapi))
-                .merge(crate::web::router(settings.web_dir.clone()));
+            router = router.merge(signal_routes(state, &settings));
+        } else if has(Component::Recorder) {
+            // A recorder without signal in its process hears of cameras and events on the bus
+            // and announces its clips through it.
+            reporter = Some(Core::new(
+                db.clone(),
+                signal_config,
+                media,
+                bus.clone(),
+                None,
+            ));
         }
         let router = router
             .route_layer(middleware::from_fn(ops::track_metrics))
@@ -275,9 +202,10 @@ impl Application {
             components,
             public_url: settings.public_url(),
             session_idle_timeout: settings.signal.session_idle_timeout,
+            bus,
             signal,
             relay,
-            recorder: recorder_parts,
+            recorder,
             reporter,
             notifier,
         })
@@ -299,80 +227,75 @@ impl Application {
 
     /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests
     /// finish, stops background tasks and closes the database.
+    ///
+    /// Every background task watches one cancellation token and is spawned on one tracker,
+    /// so shutdown is: cancel, then wait for the tracker.
     pub async fn run_until_stopped(
         mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let sweeper = tokio::spawn(sweep_expired(
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let stopped = || stop.clone().cancelled_owned();
+
+        tasks.spawn(jobs::sweep_credentials(
             self.db.clone(),
             self.session_idle_timeout,
-            stop_rx.clone(),
+            stopped(),
         ));
-        let command_sweeper = self.signal.clone().map(|state| {
+        if let Some(state) = &self.signal {
             let interval = state.config().command_sweep_interval();
-            let mut stop = stop_rx.clone();
-            tokio::spawn(commands::delivery::sweep(state, interval, async move {
-                let _ = stop.changed().await;
-            }))
-        });
-        // Other signal nodes on the same PostgreSQL (a no-op on SQLite).
-        let bus_listener = self.signal.clone().or(self.reporter.clone()).map(|state| {
-            let mut stop = stop_rx.clone();
-            tokio::spawn(securecam_signal::bus::listen(state, async move {
-                let _ = stop.changed().await;
-            }))
-        });
-
-        let mut relay_tasks = Vec::new();
+            tasks.spawn(jobs::sweep(state.core().clone(), interval, stopped()));
+            // Other signal nodes on the same PostgreSQL (a no-op on SQLite).
+            tasks.spawn(inbound::listen(state.clone(), stopped()));
+        }
         if let Some(parts) = self.relay.take() {
-            let mut stop = stop_rx.clone();
             let finished = parts
                 .task
-                .spawn_thread(async move {
-                    let _ = stop.changed().await;
-                })
+                .spawn_thread(stopped())
                 .context("starting the media relay's thread")?;
-            relay_tasks.push(tokio::spawn(finished));
+            tasks.spawn(finished);
             let report_to = match &self.signal {
-                Some(state) => ReportTo::Signal(state.clone()),
-                None => ReportTo::Bus(Arc::new(Bus::new(self.db.pubsub()))),
+                Some(state) => ReportTo::Signal(state.core().clone()),
+                None => ReportTo::Bus(self.bus.clone()),
             };
-            let mut stop = stop_rx.clone();
-            relay_tasks.push(tokio::spawn(relay_link::run(
+            tasks.spawn(relay_link::run(
                 self.db.clone(),
                 parts.handle,
                 parts.identity,
                 parts.events,
                 report_to,
-                async move {
-                    let _ = stop.changed().await;
-                },
-            )));
+                stopped(),
+            ));
         }
-
-        if let Some((task, mut reports)) = self.recorder.take() {
-            let mut stop = stop_rx.clone();
-            relay_tasks.push(tokio::spawn(task.run(async move {
-                let _ = stop.changed().await;
-            })));
-            let signal = self.signal.clone().or(self.reporter.clone());
+        if let Some(parts) = self.recorder.take() {
+            if self.signal.is_none() {
+                tasks.spawn(inbound::listen_as_recorder(
+                    self.bus.clone(),
+                    parts.handle.clone(),
+                    stopped(),
+                ));
+            }
+            tasks.spawn(parts.task.run(stopped()));
+            let core = self
+                .signal
+                .as_ref()
+                .map(|state| state.core().clone())
+                .or(self.reporter.clone());
             // Ends when the recorder's task does (it holds the sending side).
-            relay_tasks.push(tokio::spawn(async move {
+            let mut reports = parts.reports;
+            tasks.spawn(async move {
                 while let Some(report) = reports.recv().await {
-                    if let Some(state) = &signal {
-                        securecam_signal::recording::on_report(state, report).await;
+                    if let Some(core) = &core {
+                        reactions::recorder::on_report(core, report).await;
                     }
                 }
-            }));
+            });
         }
-
         if let Some(notifier) = self.notifier.take() {
-            let mut stop = stop_rx.clone();
-            relay_tasks.push(tokio::spawn(notifier.run(async move {
-                let _ = stop.changed().await;
-            })));
+            tasks.spawn(notifier.run(stopped()));
         }
+        tasks.close();
 
         let names: Vec<&str> = self.components.iter().map(|c| c.name()).collect();
         tracing::info!(
@@ -398,19 +321,136 @@ impl Application {
             }
         });
         let result = serve.await;
-        let _ = stop_tx.send(true);
-        let _ = sweeper.await;
-        for task in [command_sweeper, bus_listener]
-            .into_iter()
-            .flatten()
-            .chain(relay_tasks)
-        {
-            let _ = task.await;
-        }
+        stop.cancel();
+        tasks.wait().await;
         self.db.close().await;
         tracing::info!("stopped");
         result.context("HTTP server")
     }
+}
+
+/// Creates the data directories and binds the listener first: with port 0 (tests) the links
+/// the API hands out need the real port.
+async fn bind(mut settings: Settings) -> anyhow::Result<(TcpListener, Settings)> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    if let Some(dir) = settings.storage_url().strip_prefix("file://") {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating object directory {dir}"))?;
+    }
+    let listener = TcpListener::bind(settings.http_addr)
+        .await
+        .with_context(|| format!("binding {}", settings.http_addr))?;
+    if settings.public_url.is_none() {
+        let port = listener.local_addr()?.port();
+        settings.public_url = Some(format!("http://localhost:{port}"));
+    }
+    Ok((listener, settings))
+}
+
+/// Binds the relay's UDP port and registers it, so a signal in this process finds it for the
+/// very first stream.
+async fn start_relay(
+    settings: &Settings,
+    db: &dyn Database,
+    with_signal: bool,
+) -> anyhow::Result<RelayParts> {
+    let (events, events_rx) = mpsc::channel(driver::EVENT_QUEUE);
+    let bind = SocketAddr::from(([0, 0, 0, 0], settings.relay_udp_port));
+    let (handle, task) = driver::start(
+        bind,
+        settings.relay.public_ip,
+        settings.relay.core(),
+        events,
+    )
+    .await?;
+    tracing::debug!(udp = %handle.udp_addr(), "media relay bound");
+    let identity = relay_identity(settings, &handle);
+    relay_link::register(db, &identity)
+        .await
+        .context("registering the media relay")?;
+    if !with_signal && db.pubsub().is_none() {
+        tracing::warn!(
+            "the relay runs without signal on a database with no bus (SQLite): \
+             signal in another process will not hear from it; use PostgreSQL"
+        );
+    }
+    Ok(RelayParts {
+        task,
+        handle,
+        events: events_rx,
+        identity,
+    })
+}
+
+/// The relay's counters for `/metrics`.
+fn relay_metrics_source(handle: &RelayHandle) -> ops::MetricsSource {
+    let source = handle.clone();
+    Arc::new(move || {
+        let source = source.clone();
+        Box::pin(async move {
+            source
+                .snapshot()
+                .await
+                .map(|s| relay_metrics::render(&s))
+                .unwrap_or_default()
+        })
+    })
+}
+
+fn open_clips(settings: &Settings) -> anyhow::Result<ClipStore> {
+    let url = settings.storage_url();
+    ClipStore::from_url(&url, settings.storage.s3_options())
+        .with_context(|| format!("opening clip storage {url}"))
+}
+
+fn start_recorder(
+    settings: &Settings,
+    db: &Arc<dyn Database>,
+    clips: &ClipStore,
+    with_signal: bool,
+) -> RecorderParts {
+    if !with_signal && db.pubsub().is_none() {
+        tracing::warn!(
+            "the recorder runs without signal on a database with no bus (SQLite): it \
+             will hear of no camera or event; use PostgreSQL"
+        );
+    }
+    let (reports, reports_rx) = mpsc::channel(recorder::REPORT_QUEUE);
+    let (handle, task) = recorder::start(
+        db.clone(),
+        clips.clone(),
+        settings.recorder.config(),
+        reports,
+    );
+    RecorderParts {
+        task,
+        handle,
+        reports: reports_rx,
+    }
+}
+
+/// The API, its OpenAPI document and reference page, and the web app.
+fn signal_routes(state: AppState, settings: &Settings) -> Router {
+    let (api, openapi) = securecam_signal::router(state);
+    let openapi_json = openapi.clone();
+    Router::new()
+        .merge(api)
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(openapi_json) }),
+        )
+        .merge(Scalar::with_url("/docs", openapi))
+        .merge(crate::web::router(settings.web_dir.clone()))
+}
+
+/// A loopback URL of the HTTP server bound at `bound` (the recorder here watches the relay
+/// here through it).
+fn loopback_url(bound: SocketAddr) -> String {
+    let ip = match bound.ip() {
+        ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, bound.port()))
 }
 
 /// Who the relay in this process registers as: its own public URL when it runs alone, the
@@ -434,31 +474,6 @@ fn relay_identity(settings: &Settings, handle: &RelayHandle) -> RelayIdentity {
         // The first candidate is the public (or outbound) address of the UDP port.
         udp_endpoint: handle.factory().candidates().first().map(|a| a.to_string()),
         heartbeat: Duration::from_secs(settings.relay.heartbeat_secs.max(1)),
-    }
-}
-
-/// Hourly until stopped: deletes sessions past their absolute lifetime or idle timeout, and
-/// one-time secrets past their expiry.
-async fn sweep_expired(
-    db: Arc<dyn Database>,
-    idle_timeout: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let idle = chrono::Duration::from_std(idle_timeout).unwrap_or(chrono::Duration::MAX);
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
-            _ = stop.changed() => return,
-        }
-        let now = securecam_storage::now();
-        match db.delete_stale_sessions(now, now - idle).await {
-            Ok(n) if n > 0 => tracing::info!(removed = n, "swept stale sessions"),
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "session sweep failed"),
-        }
-        if let Err(err) = db.delete_expired_verifications(now).await {
-            tracing::warn!(error = %err, "verification sweep failed");
-        }
     }
 }
 

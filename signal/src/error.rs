@@ -12,6 +12,11 @@ use securecam_storage::StorageError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::commands::payload::PayloadError;
+use crate::commands::store::SendError;
+use crate::events::EventError;
+use crate::streams::StreamError;
+
 /// The problem document every error response carries.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
@@ -123,6 +128,60 @@ impl From<StorageError> for ApiError {
                 ApiError::conflict("conflict", format!("already exists ({what})"))
             }
             other => ApiError::Unexpected(other.into()),
+        }
+    }
+}
+
+/// How the services' errors answer over HTTP: each domain error keeps its stable code and
+/// public message (the same ones a WebSocket `error` frame carries); only the status is
+/// decided here, the one place that knows HTTP.
+impl From<SendError> for ApiError {
+    fn from(err: SendError) -> Self {
+        let status = match err {
+            SendError::Storage(cause) => return cause.into(),
+            SendError::Payload(PayloadError::UnknownType(_)) | SendError::InvalidIdempotencyKey => {
+                StatusCode::BAD_REQUEST
+            }
+            SendError::Payload(PayloadError::ServerIssued(_)) => StatusCode::FORBIDDEN,
+            SendError::NotFound => StatusCode::NOT_FOUND,
+            SendError::Payload(PayloadError::Invalid(_))
+            | SendError::InvalidTtl
+            | SendError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::client(status, err.code(), err.public_message())
+    }
+}
+
+impl From<EventError> for ApiError {
+    fn from(err: EventError) -> Self {
+        let status = match err {
+            EventError::Storage(cause) => return cause.into(),
+            EventError::NotACamera => StatusCode::FORBIDDEN,
+            EventError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            EventError::NotFound => StatusCode::NOT_FOUND,
+        };
+        ApiError::client(status, err.code(), err.public_message())
+    }
+}
+
+impl From<StreamError> for ApiError {
+    fn from(err: StreamError) -> Self {
+        match err {
+            StreamError::Storage(err) => err.into(),
+            StreamError::RelayUnavailable => {
+                ApiError::unavailable("relay_unavailable", err.to_string(), 5)
+            }
+            StreamError::CameraNotFound => ApiError::not_found("device"),
+            StreamError::InvalidRequester => ApiError::client(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_requester",
+                err.to_string(),
+            ),
+            StreamError::NotACamera => ApiError::client(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_a_camera",
+                err.to_string(),
+            ),
         }
     }
 }

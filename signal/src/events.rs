@@ -2,15 +2,14 @@
 //! notifications and push deliveries in one transaction, then tell the owner's and linked
 //! viewers' connected devices at once.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use securecam_storage::{now, Device, EndOutcome, Event, NewEvent, StorageError, Trigger};
 use uuid::Uuid;
 
-use crate::error::ApiError;
 use crate::fanout::to_camera_audience;
-use crate::state::AppState;
-use crate::ws::protocol::ServerMessage;
+use crate::recording::{self, feed};
+use crate::state::Core;
+use crate::types::protocol::ServerMessage;
 
 const MAX_TITLE_CHARS: usize = 200;
 /// A camera's clock may run a little ahead; further than this is a mistake.
@@ -31,33 +30,21 @@ pub enum EventError {
 }
 
 impl EventError {
-    /// Status, stable code and message, for problem documents and WebSocket `error` frames.
-    pub fn describe(&self) -> (StatusCode, &'static str, String) {
+    /// The stable code of problem documents and WebSocket `error` frames.
+    pub fn code(&self) -> &'static str {
         match self {
-            EventError::NotACamera => (StatusCode::FORBIDDEN, "not_a_camera", self.to_string()),
-            EventError::Invalid(why) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                why.clone(),
-            ),
-            EventError::NotFound => (StatusCode::NOT_FOUND, "not_found", self.to_string()),
-            EventError::Storage(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "the event could not be stored".to_string(),
-            ),
+            EventError::NotACamera => "not_a_camera",
+            EventError::Invalid(_) => "validation_failed",
+            EventError::NotFound => "not_found",
+            EventError::Storage(_) => "internal_error",
         }
     }
-}
 
-impl From<EventError> for ApiError {
-    fn from(err: EventError) -> Self {
-        match err {
-            EventError::Storage(err) => err.into(),
-            other => {
-                let (status, code, detail) = other.describe();
-                ApiError::client(status, code, detail)
-            }
+    /// What the client is told (never the storage error itself).
+    pub fn public_message(&self) -> String {
+        match self {
+            EventError::Storage(_) => "the event could not be stored".to_string(),
+            other => other.to_string(),
         }
     }
 }
@@ -73,7 +60,7 @@ fn default_title(trigger: Trigger) -> &'static str {
 
 /// A camera reports that something started.
 pub async fn start(
-    state: &AppState,
+    core: &Core,
     camera: &Device,
     triggered_by: Trigger,
     title: Option<String>,
@@ -100,7 +87,7 @@ pub async fn start(
             "started_at must be within the last {MAX_BACKDATE_HOURS} hours and not in the future"
         )));
     }
-    let event = state
+    let event = core
         .db()
         .create_event(
             NewEvent {
@@ -116,14 +103,14 @@ pub async fn start(
     let message = ServerMessage::EventCreated {
         event: event.clone(),
     };
-    to_camera_audience(state, camera.user_id, camera.id, true, &message).await;
-    crate::recording::event_started(state, &event).await;
+    to_camera_audience(core, camera.user_id, camera.id, true, &message).await;
+    recording::event_started(core, &event).await;
     Ok(event)
 }
 
 /// The camera that reported an event says it is over. Ending it again changes nothing.
 pub async fn end(
-    state: &AppState,
+    core: &Core,
     camera: &Device,
     id: Uuid,
     ended_at: Option<DateTime<Utc>>,
@@ -133,10 +120,10 @@ pub async fn end(
     if ended_at > at + Duration::seconds(MAX_CLOCK_SKEW_SECS) {
         return Err(EventError::Invalid("ended_at is in the future".into()));
     }
-    match state.db().end_event(camera.id, id, ended_at, at).await? {
+    match core.db().end_event(camera.id, id, ended_at, at).await? {
         EndOutcome::Ended(event) => {
-            crate::recording::event_ended(state, &event);
-            announce_update(state, &event).await;
+            feed::event_ended(core, &event);
+            announce_update(core, &event).await;
             Ok(event)
         }
         EndOutcome::AlreadyEnded(event) => Ok(event),
@@ -148,11 +135,11 @@ pub async fn end(
 }
 
 /// Tells the camera's audience that an event changed (ended, acknowledged).
-pub async fn announce_update(state: &AppState, event: &Event) {
+pub async fn announce_update(core: &Core, event: &Event) {
     if let Some(camera) = event.device_id {
         let message = ServerMessage::EventUpdated {
             event: event.clone(),
         };
-        to_camera_audience(state, event.user_id, camera, true, &message).await;
+        to_camera_audience(core, event.user_id, camera, true, &message).await;
     }
 }

@@ -169,6 +169,13 @@ pub fn stream_name(camera: Uuid) -> String {
     format!("cam-{}", camera.simple())
 }
 
+/// The camera of a relay stream (`cam-<uuid>`, see [`stream_name`]).
+pub fn camera_of(stream: &str) -> Option<Uuid> {
+    stream
+        .strip_prefix("cam-")
+        .and_then(|id| Uuid::parse_str(id).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

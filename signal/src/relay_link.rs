@@ -17,8 +17,9 @@ use securecam_storage::{now, Database, NewRelayNode, RelayLoad};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::bus::{self, Bus, BusMessage};
-use crate::state::AppState;
+use crate::bus::Bus;
+use crate::state::Core;
+use crate::types::bus::BusMessage;
 
 /// Who a relay is, as it registers.
 #[derive(Debug, Clone)]
@@ -52,7 +53,7 @@ fn new_node(identity: &RelayIdentity) -> NewRelayNode {
 /// Where the relay's reports go.
 pub enum ReportTo {
     /// Signal runs in this process.
-    Signal(AppState),
+    Signal(Core),
     /// Signal runs elsewhere: through this bus.
     Bus(Arc<Bus>),
 }
@@ -63,7 +64,7 @@ pub async fn run(
     db: Arc<dyn Database>,
     relay: RelayHandle,
     identity: RelayIdentity,
-    mut events: mpsc::UnboundedReceiver<RelayEvent>,
+    mut events: mpsc::Receiver<RelayEvent>,
     report_to: ReportTo,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -73,7 +74,7 @@ pub async fn run(
         // With signal in the process, signal's own bus listener hands ended sessions to the
         // relay; without a bus (SQLite) there is nothing to listen to.
         if let ReportTo::Bus(bus) = &report_to {
-            bus::listen_as_relay(bus, relay.clone(), std::future::pending()).await;
+            crate::inbound::listen_as_relay(bus, relay.clone(), std::future::pending()).await;
         }
         std::future::pending::<()>().await
     };
@@ -87,7 +88,7 @@ pub async fn run(
             _ = ticker.tick() => heartbeat(db.as_ref(), &relay, &identity).await,
             event = events.recv() => match event {
                 Some(event) => match &report_to {
-                    ReportTo::Signal(state) => crate::streams::on_relay_event(state, event).await,
+                    ReportTo::Signal(core) => crate::reactions::relay::on_event(core, event).await,
                     ReportTo::Bus(bus) => bus.publish(BusMessage::Relay(event)),
                 },
                 // The relay task stopped.

@@ -1,33 +1,101 @@
+//! What signal's parts share. [`Core`] is what the services need (the database, settings,
+//! media and the outbox) and is all a process without signal's HTTP side builds (a recorder
+//! alone in its process); [`AppState`] adds what only the API uses (password hashing, rate
+//! limits, the credential cache, mail, playback signing) and dereferences to its `Core`.
+
+use std::ops::Deref;
 use std::sync::Arc;
 
-use securecam_storage::{Database, NewAuditLog};
+use securecam_storage::{Database, EventViewer, NewAuditLog, Recording, StorageError};
 
 use crate::auth::cache::CredentialCache;
 use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::RateLimiter;
-use crate::bus::{Bus, BusMessage, Revocation};
+use crate::bus::Bus;
 use crate::config::SignalConfig;
 use crate::mail::Mailer;
 use crate::media::MediaConfig;
+use crate::outbox::Outbox;
 use crate::playback::PlaybackKey;
+use crate::types::bus::Revocation;
+use crate::types::views::RecordingView;
 use crate::ws::Hub;
+
+/// The services' state; cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    inner: Arc<CoreInner>,
+}
+
+struct CoreInner {
+    db: Arc<dyn Database>,
+    config: SignalConfig,
+    media: MediaConfig,
+    outbox: Outbox,
+}
+
+impl Core {
+    /// `hub`: the devices connected to this process, where signal serves them.
+    pub fn new(
+        db: Arc<dyn Database>,
+        config: SignalConfig,
+        media: MediaConfig,
+        bus: Arc<Bus>,
+        hub: Option<Arc<Hub>>,
+    ) -> Self {
+        let outbox = Outbox::new(
+            hub,
+            bus,
+            media.relay.clone(),
+            media.recorder.clone(),
+            config.remote_recorder,
+        );
+        Core {
+            inner: Arc::new(CoreInner {
+                db,
+                config,
+                media,
+                outbox,
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &dyn Database {
+        self.inner.db.as_ref()
+    }
+
+    pub fn db_arc(&self) -> Arc<dyn Database> {
+        self.inner.db.clone()
+    }
+
+    pub fn config(&self) -> &SignalConfig {
+        &self.inner.config
+    }
+
+    /// ICE servers, media tokens, and the relay, recorder and clip store of this process.
+    pub fn media(&self) -> &MediaConfig {
+        &self.inner.media
+    }
+
+    /// Delivery to devices, relays and the recorder.
+    pub fn outbox(&self) -> &Outbox {
+        &self.inner.outbox
+    }
+}
 
 /// What every handler shares; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    core: Core,
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    db: Arc<dyn Database>,
-    config: SignalConfig,
     passwords: PasswordHasher,
     limits: Limiters,
     mailer: Arc<dyn Mailer>,
     credentials: CredentialCache,
     hub: Arc<Hub>,
-    bus: Bus,
-    media: MediaConfig,
     playback: PlaybackKey,
 }
 
@@ -48,6 +116,7 @@ impl AppState {
         config: SignalConfig,
         mailer: Arc<dyn Mailer>,
         media: MediaConfig,
+        bus: Arc<Bus>,
     ) -> anyhow::Result<Self> {
         let passwords = PasswordHasher::new(config.argon2)?;
         let r = &config.rate_limits;
@@ -61,34 +130,25 @@ impl AppState {
             pairing_claim_per_user: RateLimiter::new(r.pairing_claim_per_user),
         };
         let credentials = CredentialCache::new(config.credential_cache_ttl, 100_000);
-        let hub_capacity = config.ws_queue_capacity;
-        let bus = Bus::new(db.pubsub());
+        let hub = Arc::new(Hub::new(config.ws_queue_capacity));
+        let playback = PlaybackKey::derive(&media.signing_key);
+        let core = Core::new(db, config, media, bus, Some(hub.clone()));
         Ok(AppState {
+            core,
             inner: Arc::new(Inner {
-                db,
-                config,
                 passwords,
                 limits,
                 mailer,
                 credentials,
-                hub: Arc::new(Hub::new(hub_capacity)),
-                bus,
-                playback: PlaybackKey::derive(&media.signing_key),
-                media,
+                hub,
+                playback,
             }),
         })
     }
 
-    pub fn db(&self) -> &dyn Database {
-        self.inner.db.as_ref()
-    }
-
-    pub fn db_arc(&self) -> Arc<dyn Database> {
-        self.inner.db.clone()
-    }
-
-    pub fn config(&self) -> &SignalConfig {
-        &self.inner.config
+    /// The services' part of the state.
+    pub fn core(&self) -> &Core {
+        &self.core
     }
 
     pub fn passwords(&self) -> &PasswordHasher {
@@ -104,45 +164,31 @@ impl AppState {
         &self.inner.hub
     }
 
-    /// Tells whichever connection holds `device`, on any node, that commands wait for it.
-    pub fn commands_pending(&self, device: uuid::Uuid) {
-        if !self.inner.hub.nudge(device) {
-            self.inner
-                .bus
-                .publish(BusMessage::CommandsPending { device });
-        }
-    }
-
     /// Signs and checks `playback_url` tokens.
     pub fn playback(&self) -> &PlaybackKey {
         &self.inner.playback
     }
 
-    /// ICE servers and media tokens.
-    pub fn media(&self) -> &MediaConfig {
-        &self.inner.media
-    }
-
-    /// Sends to one device wherever it is connected.
-    pub fn send_to_device(&self, device: uuid::Uuid, message: &crate::ws::protocol::ServerMessage) {
-        let frame = message.to_json();
-        if !self.inner.hub.send_frame(device, frame.clone()) {
-            self.inner
-                .bus
-                .publish(BusMessage::ToDevice { device, frame });
-        }
-    }
-
-    /// This node's end of the bus to the other nodes.
-    pub fn bus(&self) -> &Bus {
-        &self.inner.bus
+    /// `recording` with a playback URL for `viewer` (the owner when `None`).
+    pub fn recording_view(
+        &self,
+        recording: Recording,
+        viewer: Option<EventViewer>,
+    ) -> RecordingView {
+        RecordingView::signed(
+            recording,
+            self.playback(),
+            &self.config().public_url,
+            viewer,
+            securecam_storage::now(),
+        )
     }
 
     /// A credential stopped working: forgotten here at once and on every other node as
     /// soon as the bus brings the news.
     pub fn revoke(&self, revocation: Revocation) {
         self.forget_locally(revocation);
-        self.inner.bus.publish(BusMessage::Revoked(revocation));
+        self.outbox().revoked(revocation);
     }
 
     pub fn forget_locally(&self, revocation: Revocation) {
@@ -158,12 +204,7 @@ impl AppState {
     /// closed.
     pub fn device_removed(&self, device: uuid::Uuid) {
         self.revoke(Revocation::Device { id: device });
-        self.inner.hub.close_device(
-            device,
-            crate::ws::hub::close::DEVICE_REMOVED,
-            "device deleted",
-        );
-        self.inner.bus.publish(BusMessage::DeviceRemoved { device });
+        self.outbox().device_removed(device);
     }
 
     pub fn credentials(&self) -> &CredentialCache {
@@ -176,8 +217,15 @@ impl AppState {
 
     /// Writes an audit row. A failure to audit fails the request: a sensitive action that
     /// cannot be recorded must not look as if it went through unnoticed.
-    pub async fn audit(&self, entry: NewAuditLog) -> Result<(), crate::error::ApiError> {
-        self.db().insert_audit_log(entry).await?;
-        Ok(())
+    pub async fn audit(&self, entry: NewAuditLog) -> Result<(), StorageError> {
+        self.db().insert_audit_log(entry).await
+    }
+}
+
+impl Deref for AppState {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
     }
 }

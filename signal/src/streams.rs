@@ -3,57 +3,52 @@
 //! session; the camera's answer moves sessions on; a session the camera never starts fails
 //! after the publish timeout; a camera nobody needs any more is told to stop.
 
-use axum::http::StatusCode;
 use chrono::Duration;
-use securecam_media_relay::core::RelayEvent;
 use securecam_media_relay::token::Direction;
 use securecam_storage::{
-    now, Command, CommandStatus, EventViewer, NewAuditLog, NewStreamSession, StreamOutcome,
+    now, Command, CommandStatus, NewAuditLog, NewStreamSession, StorageError, StreamOutcome,
     StreamReason, StreamSession, StreamStatus,
 };
-use serde::Serialize;
 use serde_json::json;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::bus::BusMessage;
-use crate::commands::service::{send_from_server, Sender};
-use crate::error::{ApiError, ApiResult};
-use crate::media::{stream_name, IceServer};
-use crate::state::AppState;
-use crate::ws::protocol::ServerMessage;
+use crate::commands::store::{send_from_server, DEFAULT_TTL_SECONDS};
+use crate::media::stream_name;
+use crate::recording::feed;
+use crate::state::Core;
+use crate::types::identity::{Caller, Sender};
+use crate::types::protocol::ServerMessage;
+use crate::types::views::OpenedStream;
 
 /// The provider named in `media_provider`.
 pub const MEDIA_PROVIDER: &str = "securecam-relay";
 
-/// A new session with what the requester needs to watch.
-#[derive(Serialize, ToSchema)]
-pub struct OpenedStream {
-    #[serde(flatten)]
-    pub session: StreamSession,
-    /// Bearer token for the WHEP POST to `subscribe_endpoint`; short-lived.
-    pub subscribe_token: String,
-    pub ice_servers: Vec<IceServer>,
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("with a device token the requester is the calling device")]
+    InvalidRequester,
+    #[error("no media relay is running")]
+    RelayUnavailable,
+    #[error("camera not found")]
+    CameraNotFound,
+    #[error("camera_device_id is not a camera")]
+    NotACamera,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
-
-securecam_storage::redacted_debug!(OpenedStream { session, ice_servers; secret: subscribe_token });
 
 /// Opens a session of `camera` for `requester` (the caller's device).
 pub async fn open(
-    state: &AppState,
+    core: &Core,
     caller: &Caller,
     camera: Uuid,
     requester: Uuid,
     reason: StreamReason,
     ip: Option<String>,
-) -> ApiResult<OpenedStream> {
+) -> Result<OpenedStream, StreamError> {
     if caller.device_id().is_some_and(|d| d != requester) {
-        return Err(ApiError::client(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_requester",
-            "with a device token the requester is the calling device",
-        ));
+        return Err(StreamError::InvalidRequester);
     }
     let audit = NewAuditLog::new("stream.start")
         .actor_device(Some(requester))
@@ -65,7 +60,7 @@ pub async fn open(
         ip,
     };
     let session = open_session(
-        state,
+        core,
         caller.owner_id(),
         camera,
         Some(requester),
@@ -75,16 +70,15 @@ pub async fn open(
     )
     .await?;
     // A session for a recording by hand is recorded until it ends.
-    crate::recording::session_opened(state, &session).await;
+    feed::session_opened(core, &session).await;
     let at = now();
     let stream = session
         .media_session_id
         .clone()
         .unwrap_or_else(|| stream_name(camera));
-    let (ice_servers, _) = state.media().ice_servers(caller.owner_id(), at);
+    let (ice_servers, _) = core.media().ice_servers(caller.owner_id(), at);
     let subscribe_token =
-        state
-            .media()
+        core.media()
             .token(requester, &stream, Direction::Subscribe, session.id, at);
     Ok(OpenedStream {
         session,
@@ -97,24 +91,22 @@ pub async fn open(
 /// requester: the camera must be `user`'s), on the relay that carries the camera or the least
 /// loaded one; tells the camera to publish unless it already does.
 pub async fn open_session(
-    state: &AppState,
+    core: &Core,
     user: Uuid,
     camera: Uuid,
     requester: Option<Uuid>,
     reason: StreamReason,
     sender: Sender,
     audit: NewAuditLog,
-) -> ApiResult<StreamSession> {
+) -> Result<StreamSession, StreamError> {
     let at = now();
     // The relay that carries the camera's stream now, else the least loaded one. Should the
     // camera publish already, the storage keeps the session on its relay whatever is picked.
-    let relay = state
+    let relay = core
         .db()
-        .pick_relay(camera, at - state.config().relay_stale())
+        .pick_relay(camera, at - core.config().relay_stale())
         .await?
-        .ok_or_else(|| {
-            ApiError::unavailable("relay_unavailable", "no media relay is running", 5)
-        })?;
+        .ok_or(StreamError::RelayUnavailable)?;
     let base = relay.public_url.trim_end_matches('/').to_string();
     let stream = stream_name(camera);
     let publish_endpoint = format!("{base}/media/whip/{stream}");
@@ -129,32 +121,26 @@ pub async fn open_session(
         subscribe_endpoint: format!("{base}/media/whep/{stream}"),
         relay_node_id: Some(relay.id),
     };
-    let (session, start_camera) = match state.db().create_stream_session(new, at, audit).await? {
+    let (session, start_camera) = match core.db().create_stream_session(new, at, audit).await? {
         StreamOutcome::Created {
             session,
             start_camera,
         } => (*session, start_camera),
-        StreamOutcome::NotFound => return Err(ApiError::not_found("device")),
-        StreamOutcome::NotACamera => {
-            return Err(ApiError::client(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_a_camera",
-                "camera_device_id is not a camera",
-            ))
-        }
+        StreamOutcome::NotFound => return Err(StreamError::CameraNotFound),
+        StreamOutcome::NotACamera => return Err(StreamError::NotACamera),
     };
     if start_camera {
-        let (camera_ice, _) = state.media().ice_servers(session.owner_user_id, at);
+        let (camera_ice, _) = core.media().ice_servers(session.owner_user_id, at);
         let payload = json!({
             "stream_session_id": session.id,
             // A camera told to start has no other open session: the relay picked is its.
             "publish_endpoint": publish_endpoint,
-            "publish_token": state.media().token(camera, &stream, Direction::Publish, session.id, at),
+            "publish_token": core.media().token(camera, &stream, Direction::Publish, session.id, at),
             "ice_servers": camera_ice,
         });
-        let timeout = state.config().stream_publish_timeout_secs;
+        let timeout = core.config().stream_publish_timeout_secs;
         if let Err(err) =
-            send_from_server(state, sender, camera, "start_stream", payload, timeout).await
+            send_from_server(core, sender, camera, "start_stream", payload, timeout).await
         {
             // The session fails by the publish timeout; nothing else to undo.
             tracing::warn!(session_id = %session.id, error = %err, "could not send start_stream");
@@ -163,29 +149,17 @@ pub async fn open_session(
     Ok(session)
 }
 
-pub fn viewer(caller: &Caller) -> EventViewer {
-    EventViewer {
-        user_id: caller.owner_id(),
-        device_id: caller.device_id(),
-    }
-}
-
 /// Tells the requester of each session what became of it; the relays (the one in this
 /// process, and through the bus those of other processes) drop the viewer legs of sessions
 /// that closed.
-pub fn announce(state: &AppState, sessions: &[StreamSession]) {
+pub fn announce(core: &Core, sessions: &[StreamSession]) {
     for session in sessions {
         if matches!(session.status, StreamStatus::Ended | StreamStatus::Failed) {
-            crate::recording::session_ended(state, session);
-            if let Some(relay) = &state.media().relay {
-                relay.end_session(session.id);
-            }
-            state.bus().publish(BusMessage::MediaSessionEnded {
-                session: session.id,
-            });
+            feed::session_ended(core, session);
+            core.outbox().session_ended(session.id);
         }
         if let Some(requester) = session.requester_device_id {
-            state.send_to_device(
+            core.outbox().to_device(
                 requester,
                 &ServerMessage::StreamUpdated {
                     stream_session: session.clone(),
@@ -197,24 +171,23 @@ pub fn announce(state: &AppState, sessions: &[StreamSession]) {
 
 /// The camera answered a command: `start_stream` acknowledged moves its sessions to
 /// `starting`, failed fails them.
-pub async fn on_command_answer(state: &AppState, command: &Command) {
+pub async fn on_command_answer(core: &Core, command: &Command) {
     if command.command_type != "start_stream" {
         return;
     }
     let camera = command.target_device_id;
     let at = now();
     let changed = match command.status {
-        CommandStatus::Acknowledged => state.db().camera_starting(camera, at).await,
+        CommandStatus::Acknowledged => core.db().camera_starting(camera, at).await,
         CommandStatus::Failed => {
-            state
-                .db()
+            core.db()
                 .camera_failed_to_start(camera, "camera_refused", at)
                 .await
         }
         _ => return,
     };
     match changed {
-        Ok(sessions) => announce(state, &sessions),
+        Ok(sessions) => announce(core, &sessions),
         Err(err) => {
             tracing::warn!(camera_id = %camera, error = %err, "could not update stream sessions")
         }
@@ -224,9 +197,9 @@ pub async fn on_command_answer(state: &AppState, command: &Command) {
 /// Ends the open sessions whose requester may no longer watch their camera (a revoked link,
 /// a deleted device) and tells those requesters. Called at once by the change that caused
 /// it, and by every sweep in case that call failed or ran on a node that then died.
-pub async fn end_unwatchable(state: &AppState, reason: &str) {
-    match state.db().end_unwatchable_sessions(reason, now()).await {
-        Ok(ended) => announce(state, &ended),
+pub async fn end_unwatchable(core: &Core, reason: &str) {
+    match core.db().end_unwatchable_sessions(reason, now()).await {
+        Ok(ended) => announce(core, &ended),
         Err(err) => tracing::warn!(error = %err, "could not end unwatchable stream sessions"),
     }
 }
@@ -234,25 +207,25 @@ pub async fn end_unwatchable(state: &AppState, reason: &str) {
 /// One round of the stream sweeper: sessions nobody may watch any more end; sessions the
 /// camera never started fail; sessions on a relay that stopped heartbeating end; cameras
 /// nobody needs any more are told to stop.
-pub async fn sweep_once(state: &AppState) {
-    end_unwatchable(state, "access_revoked").await;
+pub async fn sweep_once(core: &Core) {
+    end_unwatchable(core, "access_revoked").await;
     let at = now();
-    let config = state.config();
+    let config = core.config();
     let timeout = Duration::seconds(config.stream_publish_timeout_secs as i64);
-    match state.db().fail_unpublished_sessions(at - timeout, at).await {
-        Ok(failed) => announce(state, &failed),
+    match core.db().fail_unpublished_sessions(at - timeout, at).await {
+        Ok(failed) => announce(core, &failed),
         Err(err) => tracing::warn!(error = %err, "stream timeout sweep failed"),
     }
-    match state
+    match core
         .db()
         .end_sessions_on_lost_relays(at - config.relay_stale(), at)
         .await
     {
-        Ok(ended) => announce(state, &ended),
+        Ok(ended) => announce(core, &ended),
         Err(err) => tracing::warn!(error = %err, "lost relay sweep failed"),
     }
     let idle = Duration::seconds(config.stream_idle_stop_secs as i64);
-    let cameras = match state.db().release_idle_cameras(at - idle, at).await {
+    let cameras = match core.db().release_idle_cameras(at - idle, at).await {
         Ok(cameras) => cameras,
         Err(err) => {
             tracing::warn!(error = %err, "idle camera sweep failed");
@@ -267,56 +240,16 @@ pub async fn sweep_once(state: &AppState) {
         };
         let payload = json!({"stream_session_id": camera.stream_session_id});
         if let Err(err) = send_from_server(
-            state,
+            core,
             sender,
             camera.camera_device_id,
             "stop_stream",
             payload,
-            crate::commands::service::DEFAULT_TTL_SECONDS,
+            DEFAULT_TTL_SECONDS,
         )
         .await
         {
             tracing::warn!(camera_id = %camera.camera_device_id, error = %err, "could not send stop_stream");
         }
     }
-}
-
-/// What the relay reports moves sessions on: a camera publishing makes its sessions `live`; a
-/// stream whose camera did not come back ends them; a viewer that left the relay (DELETE, or
-/// its connection died) ends its session.
-pub async fn on_relay_event(state: &AppState, event: RelayEvent) {
-    let at = now();
-    let changed = match &event {
-        RelayEvent::PublisherLive { device, stream, .. } => {
-            crate::recording::camera_live(state, *device, stream).await;
-            state.db().camera_live(*device, at).await
-        }
-        RelayEvent::StreamClosed { stream } => match camera_of(stream) {
-            Some(camera) => {
-                crate::recording::camera_gone(state, camera);
-                state
-                    .db()
-                    .end_camera_sessions(camera, "camera_disconnected", at)
-                    .await
-            }
-            None => return,
-        },
-        RelayEvent::ViewerLeft { session, .. } => state
-            .db()
-            .close_stream_session(*session, "viewer_left", at)
-            .await
-            .map(|s| s.into_iter().collect()),
-        RelayEvent::PublisherAway { .. } | RelayEvent::ViewerJoined { .. } => return,
-    };
-    match changed {
-        Ok(sessions) => announce(state, &sessions),
-        Err(err) => tracing::warn!(?event, error = %err, "could not apply a relay event"),
-    }
-}
-
-/// The camera of a relay stream (`cam-<uuid>`, see [`stream_name`]).
-pub fn camera_of(stream: &str) -> Option<Uuid> {
-    stream
-        .strip_prefix("cam-")
-        .and_then(|id| Uuid::parse_str(id).ok())
 }

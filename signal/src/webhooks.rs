@@ -3,16 +3,16 @@
 
 use securecam_storage::{now, Device, DeviceStatus, WebhookEventType};
 
-use crate::state::AppState;
+use crate::state::Core;
 
 /// Queues `device.online` / `device.offline` for the owner's endpoints, off the connection's
 /// path: presence is best effort, and a reconnect storm must not wait on it.
-pub fn presence_changed(state: &AppState, device: &Device) {
+pub fn presence_changed(core: &Core, device: &Device) {
     let event_type = match device.status {
         DeviceStatus::Online => WebhookEventType::DeviceOnline,
         DeviceStatus::Offline => WebhookEventType::DeviceOffline,
     };
-    let db = state.db_arc();
+    let db = core.db_arc();
     let device = device.clone();
     tokio::spawn(async move {
         let data = serde_json::to_value(&device).expect("devices serialise");

@@ -240,7 +240,7 @@ async function main() {
       await shot(viewer, 'clip-playing');
     });
 
-    // For whoever runs the story to check against the server (tests/tests/browser.rs reads it).
+    // For whoever runs the story to check against the server (tests/tests/e2e/browser.rs reads it).
     const userToken = await viewer.evaluate(() => JSON.parse(localStorage.getItem('securecam.user') || 'null')?.token);
     const recordingId = await testid(viewer, 'clip-video').first().getAttribute('data-recording-id');
     await writeFile(path.join(ARTIFACTS_DIR, 'result.json'), `${JSON.stringify({

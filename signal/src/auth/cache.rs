@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::Caller;
+use crate::types::identity::Caller;
 
 pub struct CredentialCache {
     ttl: Duration,

@@ -4,53 +4,15 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use chrono::Duration;
-use securecam_storage::{now, Device, Session};
-use uuid::Uuid;
+use securecam_storage::now;
 
 use super::tokens::{self, DEVICE_TOKEN_PREFIX, USER_TOKEN_PREFIX};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::types::identity::{Caller, UserCaller};
 
 /// Activity is written back at most this often, so authenticated reads stay reads.
 const TOUCH_INTERVAL_SECS: i64 = 60;
-
-/// Whoever presented a valid bearer token.
-#[derive(Debug, Clone)]
-pub enum Caller {
-    /// A signed-in user (user token).
-    User { session: Session },
-    /// A device acting for itself and its owner's rights over it (device token).
-    Device { device: Device },
-}
-
-impl Caller {
-    /// The user whose rows this caller may see.
-    pub fn owner_id(&self) -> Uuid {
-        match self {
-            Caller::User { session } => session.user_id,
-            Caller::Device { device } => device.user_id,
-        }
-    }
-
-    pub fn device_id(&self) -> Option<Uuid> {
-        match self {
-            Caller::User { .. } => None,
-            Caller::Device { device } => Some(device.id),
-        }
-    }
-}
-
-/// A caller that must be a signed-in user: a device token gets 403.
-#[derive(Debug, Clone)]
-pub struct UserCaller {
-    pub session: Session,
-}
-
-impl UserCaller {
-    pub fn user_id(&self) -> Uuid {
-        self.session.user_id
-    }
-}
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     bearer_token(&parts.headers)

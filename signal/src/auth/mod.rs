@@ -7,4 +7,5 @@ pub mod password;
 pub mod rate_limit;
 pub mod tokens;
 
-pub use caller::{authenticate, bearer_token, Caller, UserCaller};
+pub use crate::types::identity::{Caller, UserCaller};
+pub use caller::{authenticate, bearer_token};

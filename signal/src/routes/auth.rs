@@ -18,12 +18,12 @@ use uuid::Uuid;
 use crate::auth::rate_limit::retry_after_secs;
 use crate::auth::tokens::{self, RESET_TOKEN_PREFIX, USER_TOKEN_PREFIX};
 use crate::auth::UserCaller;
-use crate::bus::Revocation;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo};
 use crate::mail::Mail;
 use crate::pagination::ListQuery;
 use crate::state::AppState;
+use crate::types::bus::Revocation;
 
 const MIN_PASSWORD_LEN: usize = 8;
 const MAX_PASSWORD_LEN: usize = 256;

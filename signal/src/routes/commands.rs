@@ -5,20 +5,20 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use securecam_storage::{
-    now, CancelOutcome, Command, CommandStatus, CommandViewer, NewAuditLog, Page,
-};
+use securecam_storage::{now, CancelOutcome, Command, CommandStatus, NewAuditLog, Page};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::commands::service::{self, SendRequest, Sender};
+use crate::commands::send::send;
+use crate::commands::store::SendRequest;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo};
 use crate::pagination::ListQuery;
 use crate::state::AppState;
+use crate::types::identity::Sender;
 
 /// The header a client sets to make a retried POST return the first command.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -53,16 +53,6 @@ pub struct CommandListQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-fn viewer(caller: &Caller) -> CommandViewer {
-    match caller {
-        Caller::User { session } => CommandViewer::User(session.user_id),
-        Caller::Device { device } => CommandViewer::Device {
-            id: device.id,
-            owner: device.user_id,
-        },
-    }
 }
 
 /// Send a command to a device: the caller's own, or a camera linked to the source device.
@@ -128,7 +118,7 @@ pub async fn create(
         ttl_seconds: body.ttl_seconds,
         idempotency_key,
     };
-    let sent = service::send(&state, sender, request).await?;
+    let sent = send(&state, sender, request).await?;
     let mut response = (
         StatusCode::ACCEPTED,
         Json(CommandCreated {
@@ -155,7 +145,7 @@ pub async fn get(
     let id = parse_id(&id, "command")?;
     state
         .db()
-        .get_command(viewer(&caller), id)
+        .get_command(caller.command_viewer(), id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("command"))
@@ -179,7 +169,7 @@ pub async fn list(
     .page()?;
     state
         .db()
-        .list_device_commands(viewer(&caller), device, query.status, page)
+        .list_device_commands(caller.command_viewer(), device, query.status, page)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("device"))
@@ -202,11 +192,11 @@ pub async fn cancel(
         .ip(client.ip_string());
     match state
         .db()
-        .cancel_command(viewer(&caller), id, now(), audit)
+        .cancel_command(caller.command_viewer(), id, now(), audit)
         .await?
     {
         CancelOutcome::Cancelled(command) => {
-            service::announce_update(&state, &command);
+            state.outbox().command_updated(&command);
             Ok(Json(command))
         }
         CancelOutcome::AlreadyFinished(command) => Err(ApiError::conflict(

@@ -15,11 +15,11 @@ use utoipa::ToSchema;
 
 use crate::auth::tokens::{self, DEVICE_TOKEN_PREFIX};
 use crate::auth::{Caller, UserCaller};
-use crate::bus::Revocation;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo};
 use crate::pagination::ListQuery;
 use crate::state::AppState;
+use crate::types::bus::Revocation;
 
 use super::auth::validate_name;
 

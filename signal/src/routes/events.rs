@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use securecam_storage::{now, Event, EventFilter, EventStatus, EventViewer, Page, Trigger};
+use securecam_storage::{now, Event, EventFilter, EventStatus, Page, Trigger};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use crate::events;
 use crate::extract::{parse_id, ApiJson, ApiQuery};
 use crate::pagination::ListQuery;
 use crate::state::AppState;
+use crate::types::views::RecordingView;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +45,7 @@ pub struct EventCreated {
 pub struct EventWithRecordings {
     #[serde(flatten)]
     pub event: Event,
-    pub recordings: Vec<crate::routes::recordings::RecordingView>,
+    pub recordings: Vec<RecordingView>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -60,13 +61,6 @@ pub struct EventListQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-fn viewer(caller: &Caller) -> EventViewer {
-    EventViewer {
-        user_id: caller.owner_id(),
-        device_id: caller.device_id(),
-    }
 }
 
 fn camera(caller: Caller) -> ApiResult<securecam_storage::Device> {
@@ -147,7 +141,7 @@ pub async fn list(
     Ok(Json(
         state
             .db()
-            .list_events(viewer(&caller), filter, page)
+            .list_events(caller.event_viewer(), filter, page)
             .await?,
     ))
 }
@@ -164,16 +158,16 @@ pub async fn get(
     let id = parse_id(&id, "event")?;
     let event = state
         .db()
-        .get_event(viewer(&caller), id)
+        .get_event(caller.event_viewer(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
-    let who = viewer(&caller);
+    let who = caller.event_viewer();
     let recordings = state
         .db()
         .event_recordings(event.id)
         .await?
         .into_iter()
-        .map(|r| crate::routes::recordings::RecordingView::for_viewer(&state, r, Some(who)))
+        .map(|r| state.recording_view(r, Some(who)))
         .collect();
     Ok(Json(EventWithRecordings { event, recordings }))
 }
@@ -190,7 +184,7 @@ pub async fn acknowledge(
     let before = now();
     let event = state
         .db()
-        .acknowledge_event(viewer(&caller), id, before)
+        .acknowledge_event(caller.event_viewer(), id, before)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
     if event.acknowledged_at == Some(before) {

@@ -8,14 +8,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use securecam_recorder::store::ClipStore;
-use securecam_storage::{
-    now, EventViewer, NewAuditLog, Page, Recording, RecordingFilter, RecordingStatus,
-};
-use serde::{Deserialize, Serialize};
+use securecam_storage::{now, NewAuditLog, Page, RecordingFilter, RecordingStatus};
+use serde::Deserialize;
 use serde_json::json;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::{authenticate, bearer_token, Caller};
@@ -23,48 +21,10 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, ApiQuery};
 use crate::pagination::ListQuery;
 use crate::state::AppState;
-use crate::streams::viewer;
+use crate::types::views::RecordingView;
 
 /// How long the presigned URL an S3 clip redirects to works: only to start the download.
 const PRESIGNED_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// A recording as the API shows it: the row, and where to play it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RecordingView {
-    #[serde(flatten)]
-    pub recording: Recording,
-    /// Opens this clip (and nothing else) for 15 minutes without a bearer token; only for
-    /// `available` clips.
-    pub playback_url: Option<String>,
-}
-
-impl RecordingView {
-    /// The recording with a playback URL for `viewer` (the owner when `None`).
-    pub fn for_viewer(state: &AppState, recording: Recording, viewer: Option<EventViewer>) -> Self {
-        let playback_url = (recording.status == RecordingStatus::Available).then(|| {
-            let viewer = viewer.unwrap_or(EventViewer {
-                user_id: recording.owner_user_id,
-                device_id: None,
-            });
-            let token = state.playback().sign(recording.id, viewer, now());
-            format!(
-                "{}/api/v1/recordings/{}/media?token={token}",
-                state.config().public_url.trim_end_matches('/'),
-                recording.id
-            )
-        });
-        RecordingView {
-            recording,
-            playback_url,
-        }
-    }
-
-    /// For a message to the camera's audience: the URL is the owner's (linked viewers fetch
-    /// the clip with their own token, or list it to get theirs).
-    pub fn new(state: &AppState, recording: Recording) -> Self {
-        Self::for_viewer(state, recording, None)
-    }
-}
 
 /// The clip storage, or 503 when this server has none.
 pub(crate) fn clip_store(state: &AppState) -> ApiResult<&ClipStore> {
@@ -108,13 +68,13 @@ pub async fn list(
         since: query.since,
         until: query.until,
     };
-    let who = viewer(&caller);
+    let who = caller.event_viewer();
     let page = state.db().list_recordings(who, filter, page).await?;
     Ok(Json(Page {
         items: page
             .items
             .into_iter()
-            .map(|r| RecordingView::for_viewer(&state, r, Some(who)))
+            .map(|r| state.recording_view(r, Some(who)))
             .collect(),
         next_cursor: page.next_cursor,
     }))
@@ -130,17 +90,13 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Json<RecordingView>> {
     let id = parse_id(&id, "recording")?;
-    let who = viewer(&caller);
+    let who = caller.event_viewer();
     let recording = state
         .db()
         .get_recording(who, id)
         .await?
         .ok_or_else(|| ApiError::not_found("recording"))?;
-    Ok(Json(RecordingView::for_viewer(
-        &state,
-        recording,
-        Some(who),
-    )))
+    Ok(Json(state.recording_view(recording, Some(who))))
 }
 
 /// Deletes a clip of the caller's camera: gone from the API at once, its object removed.
@@ -161,7 +117,7 @@ pub async fn delete(
         .delete_recording(caller.owner_id(), id, now(), audit)
         .await?
         .ok_or_else(|| ApiError::not_found("recording"))?;
-    crate::recording::clip_deleted(&state, &recording);
+    crate::recording::feed::clip_deleted(&state, &recording);
     if let Some(clips) = &state.media().clips {
         // The row is gone from the API already; an object left behind is the orphan sweep's.
         if let Err(err) = clips.delete(&recording.object_key).await {
@@ -205,7 +161,7 @@ pub async fn media(
         }
         None => {
             let caller = authenticate(&state, bearer_token(request.headers())?).await?;
-            (viewer(&caller), caller.device_id())
+            (caller.event_viewer(), caller.device_id())
         }
     };
     let recording = state

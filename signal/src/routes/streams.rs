@@ -14,7 +14,8 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, ApiJson, ClientInfo};
 use crate::media::IceServer;
 use crate::state::AppState;
-use crate::streams::{self, viewer, OpenedStream};
+use crate::streams;
+use crate::types::views::OpenedStream;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +69,7 @@ pub async fn get(
     let id = parse_id(&id, "stream session")?;
     state
         .db()
-        .get_stream_session(viewer(&caller), id)
+        .get_stream_session(caller.event_viewer(), id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("stream session"))
@@ -90,7 +91,7 @@ pub async fn end(
         .ip(client.ip_string());
     let session = state
         .db()
-        .end_stream_session(viewer(&caller), id, "ended_by_viewer", now(), audit)
+        .end_stream_session(caller.event_viewer(), id, "ended_by_viewer", now(), audit)
         .await?
         .ok_or_else(|| ApiError::not_found("stream session"))?;
     streams::announce(&state, std::slice::from_ref(&session));

@@ -21,8 +21,9 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, ApiJson};
-use crate::routes::recordings::{clip_store, RecordingView};
+use crate::routes::recordings::clip_store;
 use crate::state::AppState;
+use crate::types::views::RecordingView;
 
 /// How long an upload URL works.
 const UPLOAD_TTL_SECS: i64 = 15 * 60;
@@ -162,7 +163,7 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         Json(UploadTicket {
-            recording: RecordingView::new(&state, recording),
+            recording: state.recording_view(recording, None),
             upload_url,
             upload_method: "PUT".to_string(),
             expires_at,
@@ -264,7 +265,7 @@ pub async fn complete(
     match recording.status {
         RecordingStatus::Uploading => {}
         // Completing again changes nothing.
-        RecordingStatus::Available => return Ok(Json(RecordingView::new(&state, recording))),
+        RecordingStatus::Available => return Ok(Json(state.recording_view(recording, None))),
         _ => {
             return Err(ApiError::client(
                 StatusCode::CONFLICT,
@@ -303,7 +304,7 @@ pub async fn complete(
     let finished = state.db().finish_recording(id, result, now()).await?;
     let recording = match finished {
         Some(recording) => {
-            crate::recording::announce_available(&state, &recording).await;
+            crate::reactions::recorder::announce_available(&state, &recording).await;
             recording
         }
         // Completed concurrently: show it as it is.
@@ -313,5 +314,5 @@ pub async fn complete(
             .await?
             .ok_or_else(|| ApiError::not_found("recording"))?,
     };
-    Ok(Json(RecordingView::new(&state, recording)))
+    Ok(Json(state.recording_view(recording, None)))
 }

@@ -11,9 +11,12 @@ use serde_json::Value;
 
 use super::flood::FloodGuard;
 use super::hub::close;
-use super::protocol::{self, ClientMessage, ServerMessage};
-use crate::commands::{delivery, service};
+use crate::commands::delivery;
+use crate::commands::send::send;
+use crate::commands::store::{SendError, SendRequest};
 use crate::state::AppState;
+use crate::types::identity::Sender;
+use crate::types::protocol::{self, ClientMessage, ServerMessage};
 
 /// Frames over this many bytes close the connection with 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -25,9 +28,7 @@ pub async fn run(socket: WebSocket, state: AppState, device: Device) {
     let hub = state.hub();
     let mut registration = hub.register(device.id, device.user_id);
     // An older connection of this device on another node goes (4001) as it would here.
-    state
-        .bus()
-        .publish(crate::bus::BusMessage::Connected { device: device.id });
+    state.outbox().device_connected(device.id);
     let heartbeat = state.config().ws_heartbeat_interval();
     let (mut sink, mut stream) = socket.split();
 
@@ -219,31 +220,30 @@ async fn handle(state: &AppState, device: &Device, body: &str) -> Option<ServerM
             ttl_seconds,
             idempotency_key,
         }) => {
-            let sender = service::Sender {
+            let sender = Sender {
                 user_id: device.user_id,
                 device_id: Some(device.id),
                 ip: None,
             };
-            let request = service::SendRequest {
+            let request = SendRequest {
                 target_device_id,
                 command_type,
                 payload,
                 ttl_seconds,
                 idempotency_key,
             };
-            Some(match service::send(state, sender, request).await {
+            Some(match send(state, sender, request).await {
                 Ok(sent) => ServerMessage::CommandAccepted {
                     reference,
                     command: sent.command,
                 },
                 Err(err) => {
-                    if let service::SendError::Storage(cause) = &err {
+                    if let SendError::Storage(cause) = &err {
                         tracing::error!(device_id = %device.id, error = %cause, "command.send failed");
                     }
-                    let (_, code, message) = err.describe();
                     ServerMessage::Error {
-                        code,
-                        message,
+                        code: err.code(),
+                        message: err.public_message(),
                         reference,
                     }
                 }
@@ -282,10 +282,9 @@ fn event_error(
     if let crate::events::EventError::Storage(cause) = &err {
         tracing::error!(device_id = %device.id, error = %cause, "event could not be stored");
     }
-    let (_, code, message) = err.describe();
     ServerMessage::Error {
-        code,
-        message,
+        code: err.code(),
+        message: err.public_message(),
         reference,
     }
 }
@@ -323,7 +322,7 @@ async fn acknowledge(
         .await
     {
         Ok(AckOutcome::Recorded(command)) => {
-            service::announce_update(state, &command);
+            state.outbox().command_updated(&command);
             crate::streams::on_command_answer(state, &command).await;
             None
         }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
-use super::protocol::ServerMessage;
+use crate::types::protocol::ServerMessage;
 
 /// Close codes the hub asks a connection to close with.
 pub mod close {

@@ -678,7 +678,7 @@ async fn device_upload_story(storage: Storage) {
 }
 
 // The recorder's own helpers: x264 access units, and recording them into an upload.
-#[path = "../../recorder/tests/common/mod.rs"]
+#[path = "../../../recorder/tests/clips/common/mod.rs"]
 mod recorder_media;
 
 #[tokio::test]

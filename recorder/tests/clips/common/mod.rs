@@ -16,7 +16,7 @@ use securecam_recorder::timeline::Track;
 use uuid::Uuid;
 
 // The ffprobe/ffmpeg checks are shared with the end-to-end tests (one file, no extra crate).
-#[path = "../../../tests/src/probe.rs"]
+#[path = "../../../../tests/src/probe.rs"]
 mod probe;
 pub use probe::*;
 

@@ -3,12 +3,10 @@
 //! on disk, or an S3-style upload that was never completed, is failed; a completed object
 //! whose row was not updated is the clip.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::{assert_decodes_cleanly, ffprobe_json, record, x264_access_units_keyed};
 use bytes::Bytes;
-use common::{assert_decodes_cleanly, ffprobe_json, record, x264_access_units_keyed};
 use securecam_recorder::recovery::recover;
 use securecam_recorder::store::ClipStore;
 use securecam_storage::{now, Recording, RecordingResult, RecordingSource, RecordingStatus};

@@ -153,7 +153,7 @@ pub enum ServerMessage {
     /// A clip of the owner's camera, or of one linked to this device, can be played.
     #[serde(rename = "recording.available")]
     RecordingAvailable {
-        recording: crate::routes::recordings::RecordingView,
+        recording: super::views::RecordingView,
     },
     #[serde(rename = "error")]
     Error {

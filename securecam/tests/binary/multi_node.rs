@@ -5,15 +5,13 @@
 //! cache; deleting a device closes its WebSocket wherever it is. Streams go to a relay running
 //! as a third process, and a relay process that is killed takes its sessions with it.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{securecam, serve_with, Server};
 use futures::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use securecam_storage_postgres::testing::TestDatabase;
 use serde_json::{json, Value};
-use support::{securecam, serve_with, Server};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 

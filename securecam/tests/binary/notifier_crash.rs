@@ -3,20 +3,18 @@
 //! Every delivery is eventually made, none is left `sending`, and the only deliveries made
 //! twice are ones that were in flight (`sending`) when the process died.
 
-mod support;
-
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::serve_with;
 use bytes::Bytes;
 use http_body_util::Full;
 use reqwest::StatusCode;
 use securecam_storage::{Database, DeliveryStatus, PageRequest};
 use securecam_storage_postgres::testing::TestDatabase;
 use serde_json::{json, Value};
-use support::serve_with;
 use tokio::net::TcpListener;
 
 const EVENTS: usize = 300;

@@ -2,13 +2,11 @@
 //! by ffprobe and decoded by ffmpeg. The camera's encoder sends keyframes only when the
 //! pre-roll asks for them (x264 places them exactly where the requests were answered).
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{assert_decodes_cleanly, ffprobe_json, x264_keyframes_at, FPS};
+use crate::common::{assert_decodes_cleanly, ffprobe_json, x264_keyframes_at, FPS};
 use securecam_recorder::clip::{Clip, ClipConfig, ClipEnd};
 use securecam_recorder::fmp4::OpusTrack;
 use securecam_recorder::frame::Frame;

@@ -2,11 +2,9 @@
 //! makes a real H.264 stream, the writer muxes it with Opus packets, and ffprobe / ffmpeg read
 //! the file back. ffmpeg and ffprobe must be on PATH (`./scripts/test` installs them).
 
-mod common;
-
 use std::path::Path;
 
-use common::{assert_decodes_cleanly, ffprobe_json, x264_access_units, FPS};
+use crate::common::{assert_decodes_cleanly, ffprobe_json, x264_access_units, FPS};
 
 use securecam_recorder::fmp4::{Fmp4Writer, OpusTrack, Sample, AUDIO_TIMESCALE, VIDEO_TIMESCALE};
 use securecam_recorder::h264::AccessUnit;

@@ -7,9 +7,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-mod support;
-
-use support::{securecam, serve_with, sigterm, Server};
+use crate::support::{securecam, serve_with, sigterm, Server};
 
 /// Writes a JSON POST on a new connection and returns the stream to read the answer from.
 fn start_post(url: &str, path: &str, body: &str) -> std::net::TcpStream {
