@@ -94,6 +94,9 @@ async function main() {
     args: [
       '--use-fake-device-for-media-stream',
       '--use-fake-ui-for-media-stream',
+      // Tests send traffic to 127.0.0.0/8 only, and the relay under test offers loopback
+      // candidates alone: Chromium gathers on the loopback interface only when told to.
+      '--allow-loopback-in-peer-connection',
       '--no-sandbox',
       '--autoplay-policy=no-user-gesture-required',
       '--disable-dev-shm-usage',

@@ -23,12 +23,18 @@ import time
 import urllib.parse
 import urllib.request
 
+import aioice.ice
 import numpy
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from av import AudioFrame, VideoFrame
 
 WIDTH, HEIGHT = 320, 240
+
+# Tests send traffic to 127.0.0.0/8 only, and the relay under test offers loopback candidates
+# alone: aioice gathers every interface's address but loopback, so it is told to gather
+# 127.0.0.1 and nothing else.
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 
 
 class TestPicture(VideoStreamTrack):

@@ -55,3 +55,11 @@ pub fn linked_users(camera: &str) -> String {
 pub fn visible_device(device: &str, owner: &str, user: &str) -> String {
     format!("({owner} = {user} OR {})", linked_to_user(device, user))
 }
+
+/// A `device_links` row user `user` may see and revoke: a link of their camera, or one to a
+/// device of theirs.
+pub fn link_visible_to(user: &str) -> String {
+    format!(
+        "(owner_user_id = {user} OR client_device_id IN (SELECT id FROM devices WHERE user_id = {user}))"
+    )
+}

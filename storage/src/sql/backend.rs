@@ -6,10 +6,10 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use sqlx::{Pool, Transaction};
-use tokio::sync::OwnedSemaphorePermit;
+use sqlx::Pool;
 
 use super::dialect::Dialect;
+use super::transaction::WriteTx;
 use crate::{PubSub, StorageResult, Subscription};
 
 /// One database engine, as the shared SQL needs it.
@@ -67,27 +67,5 @@ pub trait Backend: Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = StorageResult<Option<Box<dyn Subscription>>>> + Send {
         async { Ok(None) }
-    }
-}
-
-/// A write transaction, holding whatever turn its backend makes writers take until it ends.
-pub struct WriteTx<DB: sqlx::Database> {
-    tx: Transaction<'static, DB>,
-    _turn: Option<OwnedSemaphorePermit>,
-}
-
-impl<DB: sqlx::Database> WriteTx<DB> {
-    /// `turn`: held until the transaction ends (SQLite's writers take turns, see its backend).
-    pub fn new(tx: Transaction<'static, DB>, turn: Option<OwnedSemaphorePermit>) -> Self {
-        WriteTx { tx, _turn: turn }
-    }
-
-    pub async fn commit(self) -> sqlx::Result<()> {
-        self.tx.commit().await
-    }
-
-    /// The transaction's connection, for statements the shared SQL does not cover.
-    pub fn connection(&mut self) -> &mut DB::Connection {
-        &mut self.tx
     }
 }

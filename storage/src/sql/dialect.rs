@@ -16,7 +16,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Arguments, Encode, FromRow, Pool, Postgres, Sqlite, Type};
 
-use super::backend::WriteTx;
+use super::transaction::WriteTx;
 
 /// A value both databases can bind.
 pub trait Value<'q>:

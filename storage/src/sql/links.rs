@@ -71,8 +71,8 @@ impl<B: Backend> crate::LinkStore for SqlDatabase<B> {
     ) -> StorageResult<Page<DeviceLink>> {
         let page_sql = keyset("id", 2);
         let sql = format!(
-            "SELECT {LINK_COLUMNS} FROM device_links WHERE (owner_user_id = $1 OR client_device_id IN \
-             (SELECT id FROM devices WHERE user_id = $1)) AND {page_sql}"
+            "SELECT {LINK_COLUMNS} FROM device_links WHERE {} AND {page_sql}",
+            access::link_visible_to("$1")
         );
         let rows: Page<DeviceLink> = query(&sql)
             .bind(user)
@@ -89,9 +89,9 @@ impl<B: Backend> crate::LinkStore for SqlDatabase<B> {
     ) -> StorageResult<Option<DeviceLink>> {
         let mut tx = self.begin_write().await?;
         let sql = format!(
-            "UPDATE device_links SET status = 'revoked', updated_at = $1 WHERE id = $2 AND status = 'active' \
-             AND (owner_user_id = $3 OR client_device_id IN (SELECT id FROM devices WHERE user_id = $3)) \
-             RETURNING {LINK_COLUMNS}"
+            "UPDATE device_links SET status = 'revoked', updated_at = $1 WHERE id = $2 \
+             AND status = 'active' AND {} RETURNING {LINK_COLUMNS}",
+            access::link_visible_to("$3")
         );
         let revoked: Option<DeviceLink> = query(&sql)
             .bind(now())

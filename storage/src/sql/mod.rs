@@ -21,14 +21,16 @@ mod pairing;
 mod recordings;
 mod relays;
 mod streams;
+mod transaction;
 mod users;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use backend::{Backend, WriteTx};
+pub use backend::Backend;
 pub use dialect::{query, query_scalar, Dialect, Exec, IntoExec, Model, Query, Scalar, Value};
+pub use transaction::WriteTx;
 
 use crate::{PubSub, StorageResult, Subscription};
 
