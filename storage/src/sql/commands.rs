@@ -74,7 +74,7 @@ impl<B: Backend> crate::CommandStore for SqlDatabase<B> {
     async fn create_command(
         &self,
         command: crate::NewCommand,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
         audit: crate::NewAuditLog,
     ) -> crate::StorageResult<crate::CommandOutcome> {
         let mut tx = self.begin_write().await?;
@@ -103,7 +103,7 @@ impl<B: Backend> crate::CommandStore for SqlDatabase<B> {
             .fetch_optional(&mut tx)
             .await?;
         let Some(created) = created else {
-            let allowed: Option<uuid::Uuid> = query_scalar(COMMAND_TARGET_SQL.as_str())
+            let allowed: Option<Uuid> = query_scalar(COMMAND_TARGET_SQL.as_str())
                 .bind(command.target_device_id)
                 .bind(command.sender_device_id)
                 .bind(command.sender_user_id)
@@ -159,7 +159,7 @@ impl<B: Backend> crate::CommandStore for SqlDatabase<B> {
     async fn get_command(
         &self,
         viewer: crate::CommandViewer,
-        id: uuid::Uuid,
+        id: Uuid,
     ) -> crate::StorageResult<Option<crate::Command>> {
         let (user, device) = viewer.split();
         let sql = format!(
@@ -177,7 +177,7 @@ impl<B: Backend> crate::CommandStore for SqlDatabase<B> {
     async fn list_device_commands(
         &self,
         viewer: crate::CommandViewer,
-        device: uuid::Uuid,
+        device: Uuid,
         status: Option<crate::CommandStatus>,
         page: crate::PageRequest,
     ) -> crate::StorageResult<Option<crate::Page<crate::Command>>> {
@@ -208,8 +208,8 @@ impl<B: Backend> crate::CommandStore for SqlDatabase<B> {
 
     async fn claim_commands(
         &self,
-        device: uuid::Uuid,
-        now: chrono::DateTime<chrono::Utc>,
+        device: Uuid,
+        now: DateTime<Utc>,
         schedule: crate::RetrySchedule,
         everything_pending: bool,
         limit: u32,
@@ -247,10 +247,10 @@ impl<B: Backend> crate::CommandStore for SqlDatabase<B> {
 
     async fn acknowledge_command(
         &self,
-        device: uuid::Uuid,
-        id: uuid::Uuid,
+        device: Uuid,
+        id: Uuid,
         ack: crate::CommandAck,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<crate::AckOutcome> {
         let sql = format!(
             "UPDATE commands SET status = $1, error = $2, result = $3, acknowledged_at = $4, \
@@ -287,8 +287,8 @@ impl<B: Backend> crate::CommandStore for SqlDatabase<B> {
     async fn cancel_command(
         &self,
         viewer: crate::CommandViewer,
-        id: uuid::Uuid,
-        now: chrono::DateTime<chrono::Utc>,
+        id: Uuid,
+        now: DateTime<Utc>,
         audit: crate::NewAuditLog,
     ) -> crate::StorageResult<crate::CancelOutcome> {
         let (user, device) = viewer.split();
@@ -333,7 +333,7 @@ impl<B: Backend> crate::CommandStore for SqlDatabase<B> {
 
     async fn expire_commands(
         &self,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
         limit: u32,
     ) -> crate::StorageResult<Vec<crate::Command>> {
         let sql = format!(
@@ -351,9 +351,9 @@ impl<B: Backend> crate::CommandStore for SqlDatabase<B> {
 
     async fn devices_with_due_commands(
         &self,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
         limit: u32,
-    ) -> crate::StorageResult<Vec<uuid::Uuid>> {
+    ) -> crate::StorageResult<Vec<Uuid>> {
         Ok(query_scalar(
             "SELECT DISTINCT c.target_device_id FROM commands c \
              JOIN devices d ON d.id = c.target_device_id \
@@ -371,9 +371,9 @@ impl<B: Backend> crate::CommandStore for SqlDatabase<B> {
 /// the link that allowed it is revoked: revoking stops its commands.
 pub(crate) async fn cancel_link_commands<DB: Dialect>(
     tx: &mut WriteTx<DB>,
-    camera: uuid::Uuid,
-    client: uuid::Uuid,
-    now: chrono::DateTime<chrono::Utc>,
+    camera: Uuid,
+    client: Uuid,
+    now: DateTime<Utc>,
 ) -> crate::StorageResult<u64> {
     let done = query(
         "UPDATE commands SET status = 'cancelled', error = 'link revoked', updated_at = $1, \

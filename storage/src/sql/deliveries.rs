@@ -123,7 +123,7 @@ pub const WEBHOOK_DELIVERY_SQL: &str = "INSERT INTO notification_deliveries (id,
 /// What a webhook endpoint receives: `{type, timestamp, data}`.
 pub fn webhook_body(
     event_type: crate::WebhookEventType,
-    at: chrono::DateTime<chrono::Utc>,
+    at: DateTime<Utc>,
     data: &impl serde::Serialize,
 ) -> serde_json::Value {
     serde_json::json!({ "type": event_type.as_str(), "timestamp": at, "data": data })
@@ -163,7 +163,7 @@ pub(crate) async fn enqueue_webhooks<DB: Dialect>(
 impl<B: Backend> crate::DeliveryStore for SqlDatabase<B> {
     async fn list_notification_deliveries(
         &self,
-        owner: uuid::Uuid,
+        owner: Uuid,
         status: Option<crate::DeliveryStatus>,
         page: crate::PageRequest,
     ) -> crate::StorageResult<crate::Page<crate::NotificationDelivery>> {
@@ -184,13 +184,13 @@ impl<B: Backend> crate::DeliveryStore for SqlDatabase<B> {
     async fn claim_deliveries(
         &self,
         worker: &str,
-        now: chrono::DateTime<chrono::Utc>,
-        lease_until: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
         limit: u32,
     ) -> crate::StorageResult<Vec<crate::ClaimedDelivery>> {
         let claim = claim_sql(B::SKIP_LOCKED);
         let mut tx = self.begin_write().await?;
-        let ids: Vec<uuid::Uuid> = query_scalar(&claim)
+        let ids: Vec<Uuid> = query_scalar(&claim)
             .bind(worker)
             .bind(lease_until)
             .bind(now)
@@ -215,13 +215,13 @@ impl<B: Backend> crate::DeliveryStore for SqlDatabase<B> {
         &self,
         worker: &str,
         reports: &[crate::DeliveryReport],
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<()> {
         if reports.is_empty() {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        let sent: Vec<uuid::Uuid> = reports
+        let sent: Vec<Uuid> = reports
             .iter()
             .filter(|r| r.result == crate::DeliveryResult::Sent)
             .map(|r| r.id)
@@ -232,10 +232,10 @@ impl<B: Backend> crate::DeliveryStore for SqlDatabase<B> {
             for id in padded(&sent) {
                 q = q.bind(id);
             }
-            let mut notified: Vec<Option<uuid::Uuid>> = q.fetch_all(&mut tx).await?;
+            let mut notified: Vec<Option<Uuid>> = q.fetch_all(&mut tx).await?;
             notified.sort();
             notified.dedup();
-            let notified: Vec<uuid::Uuid> = notified.into_iter().flatten().collect();
+            let notified: Vec<Uuid> = notified.into_iter().flatten().collect();
             if !notified.is_empty() {
                 let sql = notifications_sent_sql(notified.len());
                 let mut q = query(&sql).bind(now);
@@ -262,14 +262,13 @@ impl<B: Backend> crate::DeliveryStore for SqlDatabase<B> {
                     error,
                     refused_token,
                 } => {
-                    let dead: Option<(uuid::Uuid, Option<uuid::Uuid>, Option<uuid::Uuid>)> =
-                        query(DEAD_SQL)
-                            .bind(error)
-                            .bind(now)
-                            .bind(report.id)
-                            .bind(worker)
-                            .fetch_optional(&mut tx)
-                            .await?;
+                    let dead: Option<(Uuid, Option<Uuid>, Option<Uuid>)> = query(DEAD_SQL)
+                        .bind(error)
+                        .bind(now)
+                        .bind(report.id)
+                        .bind(worker)
+                        .fetch_optional(&mut tx)
+                        .await?;
                     let Some((owner, device, notification)) = dead else {
                         continue;
                     };
@@ -309,7 +308,7 @@ impl<B: Backend> crate::DeliveryStore for SqlDatabase<B> {
 
     async fn rescue_deliveries(
         &self,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
         max_attempts: i32,
     ) -> crate::StorageResult<u64> {
         use super::deliveries::RESCUE_SQL;
@@ -329,7 +328,7 @@ impl<B: Backend> crate::WebhookStore for SqlDatabase<B> {
     async fn create_webhook(
         &self,
         new: crate::NewWebhookEndpoint,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
         audit: crate::NewAuditLog,
     ) -> crate::StorageResult<crate::WebhookEndpoint> {
         use super::deliveries::WEBHOOK_COLUMNS;
@@ -374,7 +373,7 @@ impl<B: Backend> crate::WebhookStore for SqlDatabase<B> {
 
     async fn list_webhooks(
         &self,
-        owner: uuid::Uuid,
+        owner: Uuid,
         page: crate::PageRequest,
     ) -> crate::StorageResult<crate::Page<crate::WebhookEndpoint>> {
         use super::deliveries::WEBHOOK_COLUMNS;
@@ -392,8 +391,8 @@ impl<B: Backend> crate::WebhookStore for SqlDatabase<B> {
 
     async fn get_webhook(
         &self,
-        owner: uuid::Uuid,
-        id: uuid::Uuid,
+        owner: Uuid,
+        id: Uuid,
     ) -> crate::StorageResult<Option<crate::WebhookEndpoint>> {
         use super::deliveries::WEBHOOK_COLUMNS;
         let sql = format!(
@@ -408,8 +407,8 @@ impl<B: Backend> crate::WebhookStore for SqlDatabase<B> {
 
     async fn delete_webhook(
         &self,
-        owner: uuid::Uuid,
-        id: uuid::Uuid,
+        owner: Uuid,
+        id: Uuid,
         audit: crate::NewAuditLog,
     ) -> crate::StorageResult<bool> {
         let mut tx = self.begin_write().await?;
@@ -429,15 +428,15 @@ impl<B: Backend> crate::WebhookStore for SqlDatabase<B> {
 
     async fn enqueue_webhook_event(
         &self,
-        owner: uuid::Uuid,
+        owner: Uuid,
         event_type: crate::WebhookEventType,
         data: serde_json::Value,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<u64> {
         use super::deliveries::SUBSCRIBED_ENDPOINTS_SQL;
         // Presence changes come here by the thousand and almost never have an
         // endpoint: a read answers those without taking the write lock.
-        let any: Option<uuid::Uuid> = query_scalar(SUBSCRIBED_ENDPOINTS_SQL)
+        let any: Option<Uuid> = query_scalar(SUBSCRIBED_ENDPOINTS_SQL)
             .bind(owner)
             .bind(event_type.as_str())
             .fetch_optional(self.pool())

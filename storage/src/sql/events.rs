@@ -46,7 +46,7 @@ impl<B: Backend> crate::EventStore for SqlDatabase<B> {
     async fn create_event(
         &self,
         event: crate::NewEvent,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<crate::Event> {
         let mut tx = self.begin_write().await?;
         let sql = format!(
@@ -68,12 +68,12 @@ impl<B: Backend> crate::EventStore for SqlDatabase<B> {
             .bind(event.camera_device_id)
             .fetch_optional(&mut tx)
             .await?;
-        let users: Vec<uuid::Uuid> = query_scalar(&RECIPIENT_USERS_SQL)
+        let users: Vec<Uuid> = query_scalar(&RECIPIENT_USERS_SQL)
             .bind(event.camera_device_id)
             .bind(event.owner_user_id)
             .fetch_all(&mut tx)
             .await?;
-        let devices: Vec<(uuid::Uuid, uuid::Uuid)> = query(&PUSH_DEVICES_SQL)
+        let devices: Vec<(Uuid, Uuid)> = query(&PUSH_DEVICES_SQL)
             .bind(event.camera_device_id)
             .bind(event.owner_user_id)
             .fetch_all(&mut tx)
@@ -96,21 +96,20 @@ impl<B: Backend> crate::EventStore for SqlDatabase<B> {
                     .await?
                     .map(Into::into)
                     .unwrap_or_default();
-            let last_alert: Option<chrono::DateTime<chrono::Utc>> =
-                if preferences.cooldown_seconds > 0 {
-                    let since =
-                        now - chrono::Duration::seconds(i64::from(preferences.cooldown_seconds));
-                    query_scalar(LAST_ALERT_SQL)
-                        .bind(user)
-                        .bind(event.camera_device_id)
-                        .bind(crate::id_floor(since))
-                        .fetch_one(&mut tx)
-                        .await?
-                } else {
-                    None
-                };
+            let last_alert: Option<DateTime<Utc>> = if preferences.cooldown_seconds > 0 {
+                let since =
+                    now - chrono::Duration::seconds(i64::from(preferences.cooldown_seconds));
+                query_scalar(LAST_ALERT_SQL)
+                    .bind(user)
+                    .bind(event.camera_device_id)
+                    .bind(crate::id_floor(since))
+                    .fetch_one(&mut tx)
+                    .await?
+            } else {
+                None
+            };
             let suppressed = preferences.suppression(event.camera_device_id, now, last_alert);
-            let targets: Vec<uuid::Uuid> = devices
+            let targets: Vec<Uuid> = devices
                 .iter()
                 .filter(|(_, owner)| *owner == user)
                 .map(|(device, _)| *device)
@@ -171,10 +170,10 @@ impl<B: Backend> crate::EventStore for SqlDatabase<B> {
 
     async fn end_event(
         &self,
-        camera: uuid::Uuid,
-        id: uuid::Uuid,
-        ended_at: chrono::DateTime<chrono::Utc>,
-        now: chrono::DateTime<chrono::Utc>,
+        camera: Uuid,
+        id: Uuid,
+        ended_at: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<crate::EndOutcome> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND device_id = $2");
         let found: Option<crate::Event> = query(&sql)
@@ -228,8 +227,8 @@ impl<B: Backend> crate::EventStore for SqlDatabase<B> {
     async fn acknowledge_event(
         &self,
         viewer: crate::EventViewer,
-        id: uuid::Uuid,
-        now: chrono::DateTime<chrono::Utc>,
+        id: Uuid,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<Option<crate::Event>> {
         let sql = format!(
             "UPDATE events SET status = 'acknowledged', acknowledged_at = $1, updated_at = $1 \
@@ -252,7 +251,7 @@ impl<B: Backend> crate::EventStore for SqlDatabase<B> {
     async fn get_event(
         &self,
         viewer: crate::EventViewer,
-        id: uuid::Uuid,
+        id: Uuid,
     ) -> crate::StorageResult<Option<crate::Event>> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND {}",
@@ -292,10 +291,7 @@ impl<B: Backend> crate::EventStore for SqlDatabase<B> {
         Ok(rows)
     }
 
-    async fn event_recordings(
-        &self,
-        event: uuid::Uuid,
-    ) -> crate::StorageResult<Vec<crate::Recording>> {
+    async fn event_recordings(&self, event: Uuid) -> crate::StorageResult<Vec<crate::Recording>> {
         use super::recordings::RECORDING_COLUMNS;
         let sql = format!(
             "SELECT {RECORDING_COLUMNS} FROM recordings WHERE event_id = $1 AND status <> 'deleted' \

@@ -16,7 +16,7 @@ pub const PREFERENCES_SQL: &str =
 impl<B: Backend> crate::NotificationStore for SqlDatabase<B> {
     async fn list_notifications(
         &self,
-        user: uuid::Uuid,
+        user: Uuid,
         unread_only: bool,
         page: crate::PageRequest,
     ) -> crate::StorageResult<crate::Page<crate::Notification>> {
@@ -35,8 +35,8 @@ impl<B: Backend> crate::NotificationStore for SqlDatabase<B> {
 
     async fn mark_notification_read(
         &self,
-        user: uuid::Uuid,
-        id: uuid::Uuid,
+        user: Uuid,
+        id: Uuid,
     ) -> crate::StorageResult<Option<crate::Notification>> {
         query("UPDATE notifications SET is_read = $1 WHERE id = $2 AND user_id = $3")
             .bind(true)
@@ -57,7 +57,7 @@ impl<B: Backend> crate::NotificationStore for SqlDatabase<B> {
 
     async fn notification_preferences(
         &self,
-        user: uuid::Uuid,
+        user: Uuid,
     ) -> crate::StorageResult<crate::NotificationPreferences> {
         let row: Option<crate::PreferencesRow> = query(PREFERENCES_SQL)
             .bind(user)
@@ -68,9 +68,9 @@ impl<B: Backend> crate::NotificationStore for SqlDatabase<B> {
 
     async fn set_notification_preferences(
         &self,
-        user: uuid::Uuid,
+        user: Uuid,
         preferences: &crate::NotificationPreferences,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
         audit: crate::NewAuditLog,
     ) -> crate::StorageResult<crate::NotificationPreferences> {
         let quiet = preferences.quiet_hours.as_ref();
@@ -100,11 +100,7 @@ impl<B: Backend> crate::NotificationStore for SqlDatabase<B> {
         Ok(stored.into())
     }
 
-    async fn visible_cameras(
-        &self,
-        user: uuid::Uuid,
-        ids: &[uuid::Uuid],
-    ) -> crate::StorageResult<Vec<uuid::Uuid>> {
+    async fn visible_cameras(&self, user: Uuid, ids: &[Uuid]) -> crate::StorageResult<Vec<Uuid>> {
         use super::deliveries::{padded, placeholders};
         if ids.is_empty() {
             return Ok(Vec::new());

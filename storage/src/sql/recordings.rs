@@ -27,7 +27,7 @@ impl<B: Backend> crate::RecordingStore for SqlDatabase<B> {
     async fn create_recording(
         &self,
         new: crate::NewRecording,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<crate::Recording> {
         let sql = format!(
             "INSERT INTO recordings (id, owner_user_id, stream_session_id, camera_device_id, \
@@ -62,9 +62,9 @@ impl<B: Backend> crate::RecordingStore for SqlDatabase<B> {
 
     async fn recording_progress(
         &self,
-        id: uuid::Uuid,
+        id: Uuid,
         size_bytes: i64,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<bool> {
         let done = query(
             "UPDATE recordings SET size_bytes = $1, updated_at = $2 \
@@ -80,10 +80,10 @@ impl<B: Backend> crate::RecordingStore for SqlDatabase<B> {
 
     async fn recording_upload(
         &self,
-        id: uuid::Uuid,
+        id: Uuid,
         upload_id: &str,
         parts: &str,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<bool> {
         let done = query(
             "UPDATE recordings SET upload_id = $1, upload_parts = $2, updated_at = $3 \
@@ -100,8 +100,8 @@ impl<B: Backend> crate::RecordingStore for SqlDatabase<B> {
 
     async fn recording_uploading(
         &self,
-        id: uuid::Uuid,
-        now: chrono::DateTime<chrono::Utc>,
+        id: Uuid,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<bool> {
         let done = query(
             "UPDATE recordings SET status = 'uploading', updated_at = $1 \
@@ -116,9 +116,9 @@ impl<B: Backend> crate::RecordingStore for SqlDatabase<B> {
 
     async fn finish_recording(
         &self,
-        id: uuid::Uuid,
+        id: Uuid,
         result: crate::RecordingResult,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<Option<crate::Recording>> {
         let mut tx = self.begin_write().await?;
         let finished: Option<crate::Recording> = match &result {
@@ -194,7 +194,7 @@ impl<B: Backend> crate::RecordingStore for SqlDatabase<B> {
     async fn get_recording(
         &self,
         viewer: crate::EventViewer,
-        id: uuid::Uuid,
+        id: Uuid,
     ) -> crate::StorageResult<Option<crate::Recording>> {
         let sql = format!(
             "SELECT {RECORDING_COLUMNS} FROM recordings WHERE id = $1 AND {}",
@@ -236,9 +236,9 @@ impl<B: Backend> crate::RecordingStore for SqlDatabase<B> {
 
     async fn delete_recording(
         &self,
-        owner: uuid::Uuid,
-        id: uuid::Uuid,
-        now: chrono::DateTime<chrono::Utc>,
+        owner: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
         audit: crate::NewAuditLog,
     ) -> crate::StorageResult<Option<crate::Recording>> {
         let mut tx = self.begin_write().await?;
@@ -272,7 +272,7 @@ impl<B: Backend> crate::RecordingStore for SqlDatabase<B> {
 
     async fn recordings_past_retention(
         &self,
-        created_before: chrono::DateTime<chrono::Utc>,
+        created_before: DateTime<Utc>,
         max_bytes_per_owner: Option<i64>,
         limit: u32,
     ) -> crate::StorageResult<Vec<crate::Recording>> {
@@ -300,7 +300,7 @@ impl<B: Backend> crate::RecordingStore for SqlDatabase<B> {
 
     async fn abandoned_recordings(
         &self,
-        stale_before: chrono::DateTime<chrono::Utc>,
+        stale_before: DateTime<Utc>,
         source: crate::RecordingSource,
         limit: u32,
     ) -> crate::StorageResult<Vec<crate::Recording>> {

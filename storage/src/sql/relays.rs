@@ -21,7 +21,7 @@ impl<B: Backend> crate::RelayStore for SqlDatabase<B> {
     async fn register_relay(
         &self,
         node: crate::NewRelayNode,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<crate::RelayNode> {
         let sql = format!(
             "INSERT INTO relay_nodes (id, name, public_url, udp_endpoint, status, streams, viewers, \
@@ -43,9 +43,9 @@ impl<B: Backend> crate::RelayStore for SqlDatabase<B> {
 
     async fn relay_heartbeat(
         &self,
-        id: uuid::Uuid,
+        id: Uuid,
         load: crate::RelayLoad,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<bool> {
         let clamp = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         let done = query(
@@ -61,11 +61,7 @@ impl<B: Backend> crate::RelayStore for SqlDatabase<B> {
         Ok(done == 1)
     }
 
-    async fn retire_relay(
-        &self,
-        id: uuid::Uuid,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> crate::StorageResult<()> {
+    async fn retire_relay(&self, id: Uuid, now: DateTime<Utc>) -> crate::StorageResult<()> {
         query("UPDATE relay_nodes SET status = 'gone', updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
@@ -76,7 +72,7 @@ impl<B: Backend> crate::RelayStore for SqlDatabase<B> {
 
     async fn live_relays(
         &self,
-        fresh_since: chrono::DateTime<chrono::Utc>,
+        fresh_since: DateTime<Utc>,
     ) -> crate::StorageResult<Vec<crate::RelayNode>> {
         Ok(query(&super::relays::live_relays_sql())
             .bind(fresh_since)
@@ -86,8 +82,8 @@ impl<B: Backend> crate::RelayStore for SqlDatabase<B> {
 
     async fn pick_relay(
         &self,
-        camera: uuid::Uuid,
-        fresh_since: chrono::DateTime<chrono::Utc>,
+        camera: Uuid,
+        fresh_since: DateTime<Utc>,
     ) -> crate::StorageResult<Option<crate::RelayNode>> {
         let sql = format!(
             "SELECT {RELAY_COLUMNS} FROM relay_nodes WHERE status = 'live' AND last_heartbeat_at >= $2 \
@@ -110,8 +106,8 @@ impl<B: Backend> crate::RelayStore for SqlDatabase<B> {
 
     async fn end_sessions_on_lost_relays(
         &self,
-        fresh_since: chrono::DateTime<chrono::Utc>,
-        now: chrono::DateTime<chrono::Utc>,
+        fresh_since: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<Vec<crate::StreamSession>> {
         use super::streams::{close_sessions_sql, OPEN};
         let mut tx = self.begin_write().await?;

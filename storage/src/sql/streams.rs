@@ -65,11 +65,11 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
     async fn create_stream_session(
         &self,
         new: crate::NewStreamSession,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
         audit: crate::NewAuditLog,
     ) -> crate::StorageResult<crate::StreamOutcome> {
         let mut tx = self.begin_write().await?;
-        let camera: Option<(uuid::Uuid, bool)> = query(&WATCHABLE_SQL)
+        let camera: Option<(Uuid, bool)> = query(&WATCHABLE_SQL)
             .bind(new.camera_device_id)
             .bind(new.requester_device_id)
             .bind(new.user_id)
@@ -83,7 +83,7 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
         }
         // The camera's publish is shared: a new session joins it where it stands, on
         // the relay that carries it (whatever relay the caller picked).
-        let open: Vec<(String, String, String, String, Option<uuid::Uuid>)> = query(
+        let open: Vec<(String, String, String, String, Option<Uuid>)> = query(
             "SELECT status, media_session_id, publish_endpoint, subscribe_endpoint, relay_node_id \
              FROM stream_sessions WHERE camera_device_id = $1 \
              AND status IN ('requested', 'starting', 'live')",
@@ -146,7 +146,7 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
     async fn get_stream_session(
         &self,
         viewer: crate::EventViewer,
-        id: uuid::Uuid,
+        id: Uuid,
     ) -> crate::StorageResult<Option<crate::StreamSession>> {
         let sql = format!(
             "SELECT {STREAM_COLUMNS} FROM stream_sessions WHERE id = $1 AND {}",
@@ -163,9 +163,9 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
     async fn end_stream_session(
         &self,
         viewer: crate::EventViewer,
-        id: uuid::Uuid,
+        id: Uuid,
         reason: &str,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
         audit: crate::NewAuditLog,
     ) -> crate::StorageResult<Option<crate::StreamSession>> {
         let mut tx = self.begin_write().await?;
@@ -197,8 +197,8 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
 
     async fn camera_starting(
         &self,
-        camera: uuid::Uuid,
-        now: chrono::DateTime<chrono::Utc>,
+        camera: Uuid,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<Vec<crate::StreamSession>> {
         let sql = format!(
             "UPDATE stream_sessions SET status = 'starting', updated_at = $1 \
@@ -213,9 +213,9 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
 
     async fn camera_failed_to_start(
         &self,
-        camera: uuid::Uuid,
+        camera: Uuid,
         reason: &str,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<Vec<crate::StreamSession>> {
         let sql = close_sessions_sql(
             "failed",
@@ -232,8 +232,8 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
 
     async fn camera_live(
         &self,
-        camera: uuid::Uuid,
-        now: chrono::DateTime<chrono::Utc>,
+        camera: Uuid,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<Vec<crate::StreamSession>> {
         let sql = format!(
             "UPDATE stream_sessions SET status = 'live', started_at = COALESCE(started_at, $1), \
@@ -249,9 +249,9 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
 
     async fn end_camera_sessions(
         &self,
-        camera: uuid::Uuid,
+        camera: Uuid,
         reason: &str,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<Vec<crate::StreamSession>> {
         let sql = close_sessions_sql("ended", "$2", &format!("camera_device_id = $3 AND {OPEN}"));
         Ok(query(&sql)
@@ -264,9 +264,9 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
 
     async fn close_stream_session(
         &self,
-        id: uuid::Uuid,
+        id: Uuid,
         reason: &str,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<Option<crate::StreamSession>> {
         let sql = close_sessions_sql("ended", "$2", &format!("id = $3 AND {OPEN}"));
         Ok(query(&sql)
@@ -279,8 +279,8 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
 
     async fn fail_unpublished_sessions(
         &self,
-        created_before: chrono::DateTime<chrono::Utc>,
-        now: chrono::DateTime<chrono::Utc>,
+        created_before: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<Vec<crate::StreamSession>> {
         let sql = close_sessions_sql(
             "failed",
@@ -297,7 +297,7 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
     async fn end_unwatchable_sessions(
         &self,
         reason: &str,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<Vec<crate::StreamSession>> {
         let sql = close_sessions_sql("ended", "$2", &format!("{OPEN} AND {}", *UNWATCHABLE));
         Ok(query(&sql)
@@ -309,8 +309,8 @@ impl<B: Backend> crate::StreamStore for SqlDatabase<B> {
 
     async fn release_idle_cameras(
         &self,
-        ended_before: chrono::DateTime<chrono::Utc>,
-        now: chrono::DateTime<chrono::Utc>,
+        ended_before: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> crate::StorageResult<Vec<crate::IdleCamera>> {
         let mut tx = self.begin_write().await?;
         // Newest first, so the first row per camera names its latest session.
