@@ -57,12 +57,7 @@ async fn apply(state: &AppState, message: BusMessage) {
             camera,
             clients,
             frame,
-        } => {
-            hub.send_frame_to_owner(owner, &frame, Some(camera));
-            for client in clients {
-                hub.send_frame_unless_owned_by(client, owner, frame.clone());
-            }
-        }
+        } => hub.send_frame_to_audience(owner, camera, &clients, &frame),
         BusMessage::ToDevice { device, frame } => {
             hub.send_frame(device, frame);
         }

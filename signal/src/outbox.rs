@@ -91,11 +91,7 @@ impl Outbox {
     ) {
         let frame = message.to_json();
         if let Some(hub) = &self.hub {
-            hub.send_frame_to_owner(owner, &frame, Some(camera));
-            for &client in &clients {
-                // The owner's own linked devices were told above.
-                hub.send_frame_unless_owned_by(client, owner, frame.clone());
-            }
+            hub.send_frame_to_audience(owner, camera, &clients, &frame);
         }
         self.bus.publish(BusMessage::Audience {
             owner,

@@ -178,6 +178,15 @@ impl Hub {
         self.send_frame_to_owner(owner_id, &message.to_json(), except)
     }
 
+    /// A camera's audience connected here: `owner`'s devices but `camera`, and those of
+    /// `clients` (the devices linked to the camera) that `owner` does not own (told already).
+    pub fn send_frame_to_audience(&self, owner: Uuid, camera: Uuid, clients: &[Uuid], frame: &str) {
+        self.send_frame_to_owner(owner, frame, Some(camera));
+        for &client in clients {
+            self.send_frame_unless_owned_by(client, owner, frame.to_string());
+        }
+    }
+
     pub fn send_frame_to_owner(&self, owner_id: Uuid, frame: &str, except: Option<Uuid>) -> usize {
         self.lock()
             .iter()
