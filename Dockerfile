@@ -4,7 +4,7 @@
 # recorder and notifier components together or apart (`serve --components ...`).
 #
 #   docker build -t securecam .
-#   docker run --rm -p 8080:8080 -p 8189:8189/udp -v securecam-data:/data securecam
+#   docker run --rm -p 8080:8080 -p 8443:8443 -p 8189:8189/udp -v securecam-data:/data securecam
 #
 # See docker-compose.yml for the production layout.
 
@@ -42,7 +42,11 @@ VOLUME ["/data"]
 
 # HTTP/WebSocket API (signal; the relay's HTTP port is set via SECURECAM_HTTP_ADDR)
 # and the media relay's UDP port. TURN (3478) is served by coturn, not by us.
+# HTTPS with the server's own CA (SECURECAM_TLS__MODE=self-signed, the default), for
+# phones on the home network; add SECURECAM_TLS__EXTRA_NAMES with the host's LAN names,
+# as a container cannot see them.
 EXPOSE 8080
+EXPOSE 8443
 EXPOSE 8189/udp
 
 USER securecam:securecam

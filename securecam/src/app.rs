@@ -22,6 +22,7 @@ use securecam_signal::mail::{LogMailer, Mailer, SmtpMailer};
 use securecam_signal::media::MediaConfig;
 use securecam_signal::relay_link::{self, RelayIdentity, ReportTo};
 use securecam_signal::routes::ops;
+use securecam_signal::types::links::KnownHosts;
 use securecam_signal::ws::hub::close;
 use securecam_signal::{inbound, jobs, reactions, AppState, Core};
 use securecam_storage::Database;
@@ -32,10 +33,13 @@ use tokio_util::task::TaskTracker;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use utoipa_scalar::{Scalar, Servable};
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::components::Component;
+use crate::serve::{self as listeners, HttpsRedirect, Listener};
 use crate::settings::Settings;
+use crate::tls::routes::{TlsInfo, TlsView};
+use crate::tls::{self, Tls, TlsMode};
 use crate::{database, keys, telemetry};
 
 /// JSON API bodies are small; anything bigger is refused before it is read.
@@ -44,6 +48,16 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Application {
     listener: TcpListener,
+    /// HTTPS, when it is on and its port could be bound.
+    https: Option<Listener>,
+    /// Keeps the HTTPS certificate current (re-issue, re-read, renew).
+    tls_refresh: Option<tls::Refresh>,
+    /// Where a phone opens the app over HTTPS, for the startup log.
+    https_urls: Vec<String>,
+    /// The local CA's fingerprint, for the startup log (to compare with what a phone shows).
+    ca_sha256: Option<String>,
+    /// ACME HTTP-01 answers, on the HTTP listener.
+    http01: Option<tls::acme::Http01Answers>,
     router: Router,
     db: Arc<dyn Database>,
     components: Vec<Component>,
@@ -94,7 +108,12 @@ impl Application {
         mailer: Arc<dyn Mailer>,
     ) -> anyhow::Result<Self> {
         let has = |c: Component| components.contains(&c);
+        // Without a configured public URL, links follow the host each request came in on.
+        let links_follow_requests = settings.public_url.is_none();
         let (listener, settings) = bind(settings).await?;
+        let (mut tls, https) = bind_https(&settings).await?;
+        let tls_refresh = tls.as_mut().and_then(Tls::take_refresh);
+        let http01 = tls.as_ref().and_then(|tls| tls.http01.clone());
         let database_url = settings.database_url();
         let db = database::open(&database_url, settings.database_max_connections).await?;
         if settings.auto_migrate {
@@ -103,6 +122,15 @@ impl Application {
         let keys = keys::load_or_create(&settings.data_dir)?;
         let mut signal_config = settings.signal_config();
         signal_config.vapid_public_key = Some(keys.vapid.public_key());
+        if links_follow_requests {
+            signal_config.links_from_request = Some(link_hosts(&settings, tls.as_ref()));
+        }
+        let tls_view = tls_view(&settings, tls.as_ref(), https.as_ref());
+        let TlsInfo {
+            https_urls,
+            ca_sha256,
+            ..
+        } = tls_view.info();
         let bus = Arc::new(Bus::new(db.pubsub()));
 
         let notifier = match has(Component::Notifier) {
@@ -149,14 +177,16 @@ impl Application {
                 .map(|(parts, bound)| (parts.identity.id, loopback_url(bound))),
         };
 
-        let mut router = Router::new().merge(ops::router(
-            db.clone(),
-            telemetry::metrics_handle(),
-            relay
-                .iter()
-                .map(|parts| relay_metrics_source(&parts.handle))
-                .collect(),
-        ));
+        let mut router = Router::new()
+            .merge(tls::routes::router(tls_view))
+            .merge(ops::router(
+                db.clone(),
+                telemetry::metrics_handle(),
+                relay
+                    .iter()
+                    .map(|parts| relay_metrics_source(&parts.handle))
+                    .collect(),
+            ));
         if let Some(parts) = &relay {
             let links = media.clone();
             router = router.merge(media_http::router(MediaHttp {
@@ -197,6 +227,11 @@ impl Application {
         tracing::debug!(database = %database::redact_url(&database_url), backend = db.backend(), "database open");
         Ok(Application {
             listener,
+            https,
+            tls_refresh,
+            https_urls,
+            ca_sha256,
+            http01,
             router,
             db,
             components,
@@ -219,6 +254,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.local_addr().port()
+    }
+
+    /// Where HTTPS listens, when it does.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https.as_ref().and_then(|l| l.tcp.local_addr().ok())
     }
 
     pub fn db(&self) -> Arc<dyn Database> {
@@ -295,32 +335,85 @@ impl Application {
         if let Some(notifier) = self.notifier.take() {
             tasks.spawn(notifier.run(stopped()));
         }
+
+        if let Some(refresh) = self.tls_refresh.take() {
+            tasks.spawn(refresh(stop.clone()));
+        }
         tasks.close();
 
         let names: Vec<&str> = self.components.iter().map(|c| c.name()).collect();
         tracing::info!(
             components = %names.join(","),
             listen = %self.local_addr(),
+            https = %self.https_addr().map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
             "SecureCam is running: open {}",
             self.public_url
         );
-        let serve = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown({
+        if !self.https_urls.is_empty() {
+            let trust = match &self.ca_sha256 {
+                Some(sha256) => format!(
+                    " (the first time, follow \"Trust this server\": its CA's SHA-256 fingerprint is {sha256})"
+                ),
+                None => String::new(),
+            };
+            tracing::info!(
+                "on a phone on this network, open {}{trust}",
+                self.https_urls
+                    .iter()
+                    .map(|url| format!("{url}/camera"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            );
+        }
+        // Both listeners stop accepting when shutdown comes; WebSockets are told to go.
+        let stopping = CancellationToken::new();
+        tasks.spawn({
+            let stopping = stopping.clone();
             let hub = self.signal.as_ref().map(|state| state.hub().clone());
+            let stop = stop.clone();
             async move {
-                shutdown.await;
-                tracing::info!("shutting down: finishing in-flight requests");
+                tokio::select! {
+                    _ = shutdown => tracing::info!("shutting down: finishing in-flight requests"),
+                    _ = stop.cancelled() => {}
+                }
+                stopping.cancel();
                 // Upgraded WebSockets are not requests the server waits for: tell them.
                 if let Some(hub) = hub {
                     hub.close_all(close::GOING_AWAY, "server shutting down");
                 }
             }
         });
-        let result = serve.await;
+        let mut http_router = self.router.clone();
+        if let Some(answers) = &self.http01 {
+            http_router = http_router.merge(answers.router());
+        }
+        let http_router = match &self.https {
+            Some(https) => http_router.layer(middleware::from_fn_with_state(
+                HttpsRedirect {
+                    https_port: https.tcp.local_addr()?.port(),
+                },
+                listeners::redirect_pages_to_https,
+            )),
+            None => http_router,
+        };
+        let http = listeners::serve(
+            Listener {
+                tcp: self.listener,
+                tls: None,
+            },
+            http_router,
+            stopping.clone().cancelled_owned(),
+        );
+        let https = async {
+            match self.https {
+                Some(https) => {
+                    listeners::serve(https, self.router, stopping.clone().cancelled_owned()).await
+                }
+                None => Ok(()),
+            }
+        };
+        let (http, https) = tokio::join!(http, https);
+        let result = http.and(https);
         stop.cancel();
         tasks.wait().await;
         self.db.close().await;
@@ -345,6 +438,84 @@ async fn bind(mut settings: Settings) -> anyhow::Result<(TcpListener, Settings)>
         settings.public_url = Some(format!("http://localhost:{port}"));
     }
     Ok((listener, settings))
+}
+
+/// Sets up HTTPS and binds its listener. When the default port is taken the server starts
+/// without HTTPS (a warning says so); an address set explicitly that cannot be bound is an
+/// error.
+async fn bind_https(settings: &Settings) -> anyhow::Result<(Option<Tls>, Option<Listener>)> {
+    if settings.tls.mode == TlsMode::Off {
+        return Ok((None, None));
+    }
+    let addr = settings
+        .https_addr
+        .unwrap_or(SocketAddr::from(([0, 0, 0, 0], tls::DEFAULT_HTTPS_PORT)));
+    let tcp = match TcpListener::bind(addr).await {
+        Ok(tcp) => tcp,
+        Err(err) if settings.https_addr.is_none() => {
+            tracing::warn!(
+                error = %err,
+                "HTTPS is off: the default port {addr} is taken (set SECURECAM_HTTPS_ADDR to \
+                 another address); phones cannot use their camera over plain HTTP"
+            );
+            return Ok((None, None));
+        }
+        Err(err) => return Err(err).with_context(|| format!("binding HTTPS on {addr}")),
+    };
+    let Some(tls) = Tls::start(settings).await.context("setting up HTTPS")? else {
+        return Ok((None, None));
+    };
+    let listener = Listener {
+        tcp,
+        tls: Some(tls.server_config.clone()),
+    };
+    Ok((Some(tls), Some(listener)))
+}
+
+/// The hosts links may follow (see `securecam_signal::types::links`): the names of the
+/// local certificate, kept current with it, or this machine's names beside the
+/// certificate's in the other modes.
+fn link_hosts(settings: &Settings, tls: Option<&Tls>) -> KnownHosts {
+    match tls {
+        Some(tls) if tls.mode == TlsMode::SelfSigned => tls.names.clone(),
+        _ => {
+            let extra = tls::split_list(settings.tls.extra_names.as_deref());
+            let mut names = tls::names::local_names(&extra);
+            names.extend(tls.map(Tls::names).unwrap_or_default());
+            KnownHosts::new(names)
+        }
+    }
+}
+
+/// What `/api/v1/tls` and `/ca.pem` show.
+fn tls_view(settings: &Settings, tls: Option<&Tls>, https: Option<&Listener>) -> TlsView {
+    let https_port = https
+        .and_then(|l| l.tcp.local_addr().ok())
+        .map(|a| a.port());
+    let names: Arc<dyn Fn() -> Vec<String> + Send + Sync> = match tls {
+        Some(tls) if !tls.names().is_empty() => {
+            let hosts = tls.names_handle();
+            Arc::new(move || hosts.read().unwrap_or_else(|e| e.into_inner()).clone())
+        }
+        // A certificate from files covers names this server cannot know without parsing
+        // it; offer its own names (the public URL, when set, comes first).
+        _ => {
+            let extra = tls::split_list(settings.tls.extra_names.as_deref());
+            let names = tls::names::local_names(&extra);
+            Arc::new(move || names.clone())
+        }
+    };
+    TlsView {
+        mode: tls.map_or(TlsMode::Off, |tls| tls.mode),
+        ca: tls.and_then(|tls| tls.ca.clone()),
+        names,
+        https_port,
+        public_https_url: settings
+            .public_url
+            .as_deref()
+            .filter(|url| url.starts_with("https://"))
+            .map(|url| url.trim_end_matches('/').to_string()),
+    }
 }
 
 /// Binds the relay's UDP port and registers it, so a signal in this process finds it for the
@@ -431,15 +602,28 @@ fn start_recorder(
 
 /// The API, its OpenAPI document and reference page, and the web app.
 fn signal_routes(state: AppState, settings: &Settings) -> Router {
-    let (api, openapi) = securecam_signal::router(state);
-    let openapi_json = openapi.clone();
+    let (api, mut openapi) = securecam_signal::router(state);
+    openapi.merge(<tls::routes::TlsApi as utoipa::OpenApi>::openapi());
+    let openapi_json = openapi;
     Router::new()
         .merge(api)
         .route(
             "/openapi.json",
             get(move || async move { Json(openapi_json) }),
         )
-        .merge(Scalar::with_url("/docs", openapi))
+        // Only tells the page where the document is: `/openapi.json` is served above.
+        .merge(
+            Router::from(
+                SwaggerUi::new("/docs").config(
+                    Config::new(["/openapi.json"])
+                        .use_base_layout()
+                        .validator_url("none"),
+                ),
+            )
+            // The same origin holds the app's tokens: the reference page runs under the
+            // app's content security policy.
+            .layer(middleware::map_response(crate::web::with_page_headers)),
+        )
         .merge(crate::web::router(settings.web_dir.clone()))
 }
 

@@ -65,7 +65,7 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Keys> {
 /// Writes a secret file readable only by its owner, complete or not at all, and only if it
 /// does not exist yet (temp file + hard link, which fails when another process won the race).
 /// Returns whether this call created it.
-fn write_private_once(path: &Path, contents: &[u8]) -> anyhow::Result<bool> {
+pub(crate) fn write_private_once(path: &Path, contents: &[u8]) -> anyhow::Result<bool> {
     let dir = path.parent().context("key path has a directory")?;
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp = path.with_extension(format!("tmp.{:016x}", rand::random::<u64>()));
@@ -88,6 +88,29 @@ fn write_private_once(path: &Path, contents: &[u8]) -> anyhow::Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e).with_context(|| format!("writing {}", path.display())),
     }
+}
+
+/// Writes `path` whole or not at all (temp file + rename), replacing what was there, with
+/// `mode` (0600 for keys): a reader never sees half a certificate.
+pub(crate) fn write_replacing(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    let dir = path.parent().context("file path has a directory")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = path.with_extension(format!("tmp.{:016x}", rand::random::<u64>()));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]

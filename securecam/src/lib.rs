@@ -5,8 +5,10 @@ pub mod app;
 pub mod components;
 pub mod database;
 pub mod keys;
+pub mod serve;
 pub mod settings;
 pub mod telemetry;
+pub mod tls;
 pub mod web;
 
 pub use app::Application;

@@ -17,6 +17,12 @@ use serde::Deserialize;
 pub struct Settings {
     /// Where the HTTP API listens.
     pub http_addr: SocketAddr,
+    /// Where HTTPS listens (everything the HTTP listener serves). Unset: `0.0.0.0:8443`, and
+    /// when that port is taken the server starts without HTTPS (with a warning); an address
+    /// set here that cannot be bound is an error.
+    pub https_addr: Option<SocketAddr>,
+    /// The HTTPS certificate: a local certificate authority (default), files, ACME, or off.
+    pub tls: crate::tls::TlsSettings,
     /// Where the SQLite database, clips and keys live by default.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; default `sqlite://<data dir>/securecam.db`.
@@ -25,7 +31,9 @@ pub struct Settings {
     pub database_max_connections: Option<u32>,
     /// `file://…` or `s3://bucket/prefix`; default `file://<data dir>/objects`.
     pub storage_url: Option<String>,
-    /// The URL clients reach, used in links and endpoints; default `http://localhost:<port>`.
+    /// The URL clients reach, used in links and endpoints. Unset: links follow the scheme,
+    /// host and port each request came in on (when the host is one of this server's names),
+    /// else `http://localhost:<port>`.
     pub public_url: Option<String>,
     /// The one UDP port of the media relay.
     pub relay_udp_port: u16,
@@ -216,6 +224,8 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             http_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            https_addr: None,
+            tls: crate::tls::TlsSettings::default(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
             database_max_connections: None,

@@ -3,8 +3,8 @@
 //! `web_dir` serves another directory, for working on the app without rebuilding).
 //!
 //! `index.html` is the page of every route of the app (history routing); `sw.js` is served at
-//! the root because a service worker only controls pages under its own path; everything else
-//! is under `/assets/`.
+//! the root because a service worker only controls pages under its own path, and so is
+//! `manifest.webmanifest` (API.md names it there); everything else is under `/assets/`.
 
 use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
@@ -28,6 +28,8 @@ const PAGES: &[&str] = &[
     "/pair",
     "/invite",
     "/reset-password",
+    // How to trust this server's certificate authority.
+    "/trust",
     // The deep link of a push notification (`<public URL>/events/<id>`).
     "/events/{*rest}",
     "/app",
@@ -55,6 +57,17 @@ const PAGE_HEADERS: &[(&str, &str)] = &[
         "camera=(self), microphone=(self), screen-wake-lock=(self)",
     ),
 ];
+
+/// Whether `path` is a page a browser opens (the app's pages and the API reference), not an
+/// API call or a file: what the HTTP listener sends on to HTTPS.
+pub fn is_page(path: &str) -> bool {
+    path == "/docs"
+        || path.starts_with("/docs/")
+        || PAGES.iter().any(|page| match page.strip_suffix("{*rest}") {
+            Some(prefix) => path.starts_with(prefix),
+            None => path == *page,
+        })
+}
 
 #[derive(Clone)]
 enum Source {
@@ -101,6 +114,35 @@ impl Source {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pages_are_the_app_and_the_docs() {
+        for page in [
+            "/",
+            "/camera",
+            "/app",
+            "/app/events/1",
+            "/events/1",
+            "/trust",
+            "/docs",
+        ] {
+            assert!(super::is_page(page), "{page}");
+        }
+        for other in [
+            "/api/v1/health",
+            "/media/whip/x",
+            "/assets/app.css",
+            "/sw.js",
+            "/ca.pem",
+            "/metrics",
+            "/apps",
+        ] {
+            assert!(!super::is_page(other), "{other}");
+        }
+    }
+}
+
 fn missing(path: &str) -> Response {
     securecam_signal::error::problem_response(
         StatusCode::NOT_FOUND,
@@ -118,6 +160,7 @@ pub fn router(dir: Option<PathBuf>) -> Router {
     };
     let mut router = Router::new()
         .route("/sw.js", get(service_worker))
+        .route("/manifest.webmanifest", get(manifest))
         .route("/assets/{*path}", get(asset));
     for page in PAGES {
         router = router.route(page, get(index));
@@ -133,13 +176,21 @@ async fn service_worker(State(source): State<Source>, headers: HeaderMap) -> Res
     serve(&source, "sw.js", &headers).await
 }
 
+/// At the root, where API.md names it (its icons and URLs are absolute paths).
+async fn manifest(State(source): State<Source>, headers: HeaderMap) -> Response {
+    serve(&source, "manifest.webmanifest", &headers).await
+}
+
 async fn asset(
     State(source): State<Source>,
     UrlPath(path): UrlPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    // The page and the worker have routes of their own.
-    if path == "index.html" || path == "sw.js" {
+    // The page, the worker and the manifest have routes of their own.
+    if matches!(
+        path.as_str(),
+        "index.html" | "sw.js" | "manifest.webmanifest"
+    ) {
         return missing(&path);
     }
     serve(&source, &path, &headers).await
@@ -166,6 +217,13 @@ async fn serve(source: &Source, path: &str, request: &HeaderMap) -> Response {
     if let Some(etag) = file.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
         headers.insert(header::ETAG, etag);
     }
+    with_page_headers(response).await
+}
+
+/// The headers of every page and file of the app (its content security policy above all);
+/// also on the API reference page, which runs on the same origin.
+pub async fn with_page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
     for (name, value) in PAGE_HEADERS {
         headers.insert(
             header::HeaderName::from_static(name),

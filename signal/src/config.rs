@@ -6,8 +6,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SignalConfig {
-    /// The URL clients reach, used in links (password reset, pairing).
+    /// The URL clients reach, used in links (password reset, pairing), and the fallback when
+    /// links follow requests (`links_from_request`).
     pub public_url: String,
+    /// Set when the server has no configured public URL: links follow the scheme, host and
+    /// port of the request when its host is one of these (see `types::links`).
+    #[serde(skip)]
+    pub links_from_request: Option<crate::types::links::KnownHosts>,
     /// Absolute lifetime of a user session.
     #[serde(with = "seconds")]
     pub session_lifetime: Duration,
@@ -83,6 +88,7 @@ impl Default for SignalConfig {
     fn default() -> Self {
         SignalConfig {
             public_url: "http://localhost:8080".to_string(),
+            links_from_request: None,
             session_lifetime: Duration::from_secs(30 * 24 * 3600),
             session_idle_timeout: Duration::from_secs(7 * 24 * 3600),
             password_reset_lifetime: Duration::from_secs(3600),

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::types::links::{link_base, Scheme};
 
 /// A JSON body: 415 without a JSON content type, 400 when it is not JSON, 422 when it is JSON
 /// of the wrong shape.
@@ -74,6 +75,46 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// caller owns, so it is 404 like any other unknown id.
 pub fn parse_id(text: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text).map_err(|_| ApiError::not_found(what))
+}
+
+/// The base (scheme, host, port; no trailing slash) of the links this request's answer holds:
+/// the request's own when links follow requests, else `public_url` (see `types::links`).
+#[derive(Debug, Clone)]
+pub struct LinkBase(pub String);
+
+impl LinkBase {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromRequestParts<AppState> for LinkBase {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let config = state.config();
+        let scheme = parts
+            .extensions
+            .get::<Scheme>()
+            .copied()
+            .unwrap_or(Scheme::Http);
+        // HTTP/2 carries the host in the URI (`:authority`), HTTP/1.1 in `Host`.
+        let authority = parts.uri.authority().map(|a| a.as_str()).or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+        });
+        Ok(LinkBase(link_base(
+            &config.public_url,
+            config.links_from_request.as_ref(),
+            scheme,
+            authority,
+        )))
+    }
 }
 
 /// Where a request came from, for rate limits, sessions and audit rows.

@@ -169,16 +169,18 @@ impl AppState {
         &self.inner.playback
     }
 
-    /// `recording` with a playback URL for `viewer` (the owner when `None`).
+    /// `recording` with a playback URL for `viewer` (the owner when `None`) under `base`
+    /// (the request's link base).
     pub fn recording_view(
         &self,
         recording: Recording,
         viewer: Option<EventViewer>,
+        base: &str,
     ) -> RecordingView {
         RecordingView::signed(
             recording,
             self.playback(),
-            &self.config().public_url,
+            base,
             viewer,
             securecam_storage::now(),
         )

@@ -38,7 +38,8 @@ pub enum StreamError {
     Storage(#[from] StorageError),
 }
 
-/// Opens a session of `camera` for `requester` (the caller's device).
+/// Opens a session of `camera` for `requester` (the caller's device). `link_base` is where the
+/// request came in (see `types::links`): the endpoints of a relay in this process are under it.
 pub async fn open(
     core: &Core,
     caller: &Caller,
@@ -46,6 +47,7 @@ pub async fn open(
     requester: Uuid,
     reason: StreamReason,
     ip: Option<String>,
+    link_base: Option<&str>,
 ) -> Result<OpenedStream, StreamError> {
     if caller.device_id().is_some_and(|d| d != requester) {
         return Err(StreamError::InvalidRequester);
@@ -67,6 +69,7 @@ pub async fn open(
         reason,
         sender,
         audit,
+        link_base,
     )
     .await?;
     // A session for a recording by hand is recorded until it ends.
@@ -89,7 +92,10 @@ pub async fn open(
 
 /// Opens a session of `camera` for `user`'s device `requester`, or for the recorder (no
 /// requester: the camera must be `user`'s), on the relay that carries the camera or the least
-/// loaded one; tells the camera to publish unless it already does.
+/// loaded one; tells the camera to publish unless it already does. The endpoints of a relay in
+/// this process are under `link_base` when there is one (the request's), else under the
+/// relay's registered URL.
+#[allow(clippy::too_many_arguments)]
 pub async fn open_session(
     core: &Core,
     user: Uuid,
@@ -98,6 +104,7 @@ pub async fn open_session(
     reason: StreamReason,
     sender: Sender,
     audit: NewAuditLog,
+    link_base: Option<&str>,
 ) -> Result<StreamSession, StreamError> {
     let at = now();
     // The relay that carries the camera's stream now, else the least loaded one. Should the
@@ -107,7 +114,12 @@ pub async fn open_session(
         .pick_relay(camera, at - core.config().relay_stale())
         .await?
         .ok_or(StreamError::RelayUnavailable)?;
-    let base = relay.public_url.trim_end_matches('/').to_string();
+    let base = match (link_base, &core.media().local_relay) {
+        (Some(base), Some((local, _))) if *local == relay.id => base,
+        _ => relay.public_url.as_str(),
+    }
+    .trim_end_matches('/')
+    .to_string();
     let stream = stream_name(camera);
     let publish_endpoint = format!("{base}/media/whip/{stream}");
     let new = NewStreamSession {

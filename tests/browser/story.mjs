@@ -1,19 +1,36 @@
 // The SecureCam web app, end to end in Chromium: a person signs up, pairs a second browser as a
-// camera, watches it live, and plays the clip of a motion event.
+// camera, watches it live, and plays the clip of a motion event; the app is installable and
+// its "Add a camera" shows the QR code of camera mode.
 //
 //   BASE_URL=http://127.0.0.1:18080 ARTIFACTS_DIR=/tmp/story node story.mjs
 //
 // Environment: BASE_URL (the server), ARTIFACTS_DIR (screenshots and logs), CHROMIUM (the
 // browser binary, default /usr/bin/chromium), HEADED=1 to watch it happen.
+// Over HTTPS, as a phone would, trusting the server's local CA and nothing else (no
+// ignoreHTTPSErrors, no --ignore-certificate-errors):
+//   CA_PEM           the CA certificate (PEM). Chromium on Linux trusts what the NSS database
+//                    in $HOME/.pki/nssdb trusts, so the story makes a HOME of its own with one
+//                    that trusts this CA (`certutil`, Debian's libnss3-tools) and runs Chromium
+//                    in it.
+//   HOST_RESOLVER_RULES  for Chromium's --host-resolver-rules, e.g.
+//                    `MAP camera.home.arpa 127.0.0.1, MAP wrong.home.arpa 127.0.0.1`, so BASE_URL
+//                    can use a name the certificate has (https://camera.home.arpa:PORT).
+//   WRONG_NAME_URL   a URL of the same server under a name its certificate lacks: loading it
+//                    must fail with a certificate error.
 // Exit code 0 when the whole story works; otherwise 1 and a message saying which step failed.
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const ARTIFACTS_DIR = path.resolve(process.env.ARTIFACTS_DIR || 'artifacts');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const CA_PEM = process.env.CA_PEM ? path.resolve(process.env.CA_PEM) : null;
+const HOST_RESOLVER_RULES = process.env.HOST_RESOLVER_RULES || null;
+const WRONG_NAME_URL = process.env.WRONG_NAME_URL || null;
 
 class StoryFailure extends Error {}
 
@@ -86,11 +103,32 @@ async function step(name, work) {
 
 const testid = (page, id) => page.locator(`[data-testid="${id}"]`);
 
+/**
+ * A HOME whose NSS database trusts CA_PEM for websites: what Chromium on Linux consults for
+ * certificate authorities besides its built-in ones.
+ */
+async function trustingHome(scratch) {
+  const home = path.join(scratch, 'home');
+  const db = path.join(home, '.pki', 'nssdb');
+  await mkdir(db, { recursive: true });
+  try {
+    execFileSync('certutil', ['-d', `sql:${db}`, '-N', '--empty-password'], { stdio: 'pipe' });
+    execFileSync('certutil', ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', 'securecam-test', '-i', CA_PEM], { stdio: 'pipe' });
+  } catch (err) {
+    const why = err.code === 'ENOENT' ? 'certutil is missing (apt-get install libnss3-tools)' : `${err.message}\n${err.stderr || ''}`;
+    throw new StoryFailure(`could not make an NSS database trusting ${CA_PEM}: ${why}`);
+  }
+  return home;
+}
+
 async function main() {
   await mkdir(ARTIFACTS_DIR, { recursive: true });
-  const browser = await chromium.launch({
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'securecam-story-'));
+  const env = CA_PEM ? { ...process.env, HOME: await trustingHome(scratch) } : process.env;
+  const launch = {
     executablePath: CHROMIUM,
     headless: !process.env.HEADED,
+    env,
     args: [
       '--use-fake-device-for-media-stream',
       '--use-fake-ui-for-media-stream',
@@ -100,11 +138,14 @@ async function main() {
       '--no-sandbox',
       '--autoplay-policy=no-user-gesture-required',
       '--disable-dev-shm-usage',
+      ...(HOST_RESOLVER_RULES ? [`--host-resolver-rules=${HOST_RESOLVER_RULES}`] : []),
     ],
-  });
+  };
+  const browser = await chromium.launch(launch);
   let viewer;
   let camera;
   try {
+    if (CA_PEM) console.log(`   HTTPS: Chromium trusts ${CA_PEM} through an NSS database in ${env.HOME}`);
     const viewerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     // The camera is a phone-sized screen, as it mostly will be.
     const cameraContext = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true });
@@ -129,6 +170,82 @@ async function main() {
       await shot(viewer, 'signed-up');
     });
 
+    if (WRONG_NAME_URL) {
+      await step(`a name the certificate lacks is refused (${WRONG_NAME_URL})`, async () => {
+        const page = await viewerContext.newPage();
+        try {
+          await page.goto(WRONG_NAME_URL);
+          throw new StoryFailure(`Chromium loaded ${WRONG_NAME_URL}, whose name the server's certificate does not have`);
+        } catch (err) {
+          if (err instanceof StoryFailure) throw err;
+          const message = (err.message || String(err)).split('\n')[0];
+          if (!/ERR_CERT/.test(message)) throw new StoryFailure(`expected a certificate error, got: ${message}`);
+          console.log(`   refused: ${message}`);
+        } finally {
+          await page.close();
+        }
+      });
+    }
+
+    await step('“Add a camera” shows the QR code and URL of camera mode', async () => {
+      const qr = await visible(testid(viewer, 'add-camera-qr').locator('svg'), 'the QR code of camera mode');
+      const url = (await testid(viewer, 'add-camera-url').textContent())?.trim() || '';
+      if (!/^https?:\/\/[^/]+\/camera$/.test(url)) throw new StoryFailure(`the camera-mode URL is “${url}”`);
+      if (BASE_URL.startsWith('https:') && !url.startsWith('https:')) throw new StoryFailure(`the server offers HTTPS, but the camera-mode URL is “${url}”`);
+      if ((await qr.getAttribute('aria-label'))?.includes(url) !== true) throw new StoryFailure('the QR code is not of that URL');
+      console.log(`   camera mode: ${url}`);
+    });
+
+    await step('the service worker is ready and the app is installable', async () => {
+      // The viewer's own page registered the worker on load.
+      const worker = await viewer.evaluate(() => Promise.race([
+        navigator.serviceWorker.ready.then((reg) => reg.active?.scriptURL || 'no active worker'),
+        new Promise((resolve) => { setTimeout(() => resolve(null), 20000); }),
+      ]));
+      if (!worker) throw new StoryFailure('no service worker became ready on the viewer page within 20 s');
+      console.log(`   service worker ${worker}`);
+      // Playwright's contexts are off the record, where Chromium answers `in-incognito` and
+      // nothing else: a profile of its own, as a person's browser has, for the real answer.
+      const profile = await chromium.launchPersistentContext(path.join(scratch, 'profile'), { ...launch, viewport: { width: 1280, height: 900 } });
+      try {
+        const page = profile.pages()[0] || await profile.newPage();
+        watch(page, 'install');
+        await page.goto(`${BASE_URL}/app`);
+        await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+        const cdp = await profile.newCDPSession(page);
+        const manifest = await cdp.send('Page.getAppManifest');
+        for (const error of manifest.errors || []) console.log(`   manifest ${error.critical ? 'error' : 'warning'}: ${error.message}`);
+        if (!manifest.url) throw new StoryFailure('the page links no manifest');
+        const { installabilityErrors: errors } = await cdp.send('Page.getInstallabilityErrors');
+        if (errors.length) {
+          const list = errors.map((e) => `${e.errorId}${e.errorArguments?.length ? ` (${e.errorArguments.map((a) => `${a.name}=${a.value}`).join(', ')})` : ''}`);
+          throw new StoryFailure(`Chromium would not install the app: ${list.join('; ')}`);
+        }
+        console.log(`   installable, manifest ${manifest.url}`);
+      } finally {
+        await profile.close();
+      }
+    });
+
+    await step('the API reference works from the server alone (no CDN) under the app\'s CSP', async () => {
+      const page = await viewerContext.newPage();
+      watch(page, 'docs');
+      const outside = [];
+      page.on('request', (request) => {
+        if (!request.url().startsWith(BASE_URL) && !request.url().startsWith('data:')) outside.push(request.url());
+      });
+      try {
+        await page.goto(`${BASE_URL}/docs`);
+        await visible(page.locator('.opblock'), 'the operations of the API reference', 20000);
+        const operations = await page.locator('.opblock').count();
+        if (operations < 20) throw new StoryFailure(`the reference shows ${operations} operations`);
+        if (outside.length) throw new StoryFailure(`the reference fetched from elsewhere: ${outside.join(', ')}`);
+        console.log(`   ${operations} operations`);
+      } finally {
+        await page.close();
+      }
+    });
+
     await step('open /camera on a second browser and read its pairing code', async () => {
       await camera.goto(`${BASE_URL}/camera`);
       code = await waitUntil('a pairing code (ABCD-EFGH) on the camera page', async () => {
@@ -137,6 +254,12 @@ async function main() {
       }, 20000);
       console.log(`   pairing code ${code}`);
       await shot(camera, 'camera-pairing');
+    });
+
+    await step('the camera page is a secure context', async () => {
+      const { secure, protocol } = await camera.evaluate(() => ({ secure: window.isSecureContext, protocol: location.protocol }));
+      if (secure !== true) throw new StoryFailure(`window.isSecureContext is ${secure} on ${protocol} (the camera cannot start)`);
+      if (CA_PEM && protocol !== 'https:') throw new StoryFailure(`the camera page is on ${protocol}, not HTTPS`);
     });
 
     await step('claim the code in the viewer', async () => {
@@ -262,6 +385,7 @@ async function main() {
   } finally {
     await writeFile(path.join(ARTIFACTS_DIR, 'console.log'), `${logs.join('\n')}\n`).catch(() => {});
     await browser.close();
+    await rm(scratch, { recursive: true, force: true }).catch(() => {});
   }
 }
 

@@ -54,6 +54,9 @@ enum TestStore {
 
 pub struct TestApp {
     pub address: SocketAddr,
+    /// Where HTTPS listens (on loopback; the local CA's certificate also names
+    /// [`LAN_NAME`]).
+    pub https_address: Option<SocketAddr>,
     pub base_url: String,
     pub client: reqwest::Client,
     pub db: Arc<dyn Database>,
@@ -65,6 +68,10 @@ pub struct TestApp {
     _data_dir: tempfile::TempDir,
     _store: TestStore,
 }
+
+/// A name a phone on the home network might reach the server by: the local certificate of
+/// every test server covers it, and tests map it to 127.0.0.1 (never a real lookup).
+pub const LAN_NAME: &str = "camera.home.arpa";
 
 /// A server with default settings on a fresh database.
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -86,10 +93,12 @@ pub async fn spawn_components(
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings {
         http_addr: "127.0.0.1:0".parse().unwrap(),
+        https_addr: Some("127.0.0.1:0".parse().unwrap()),
         data_dir: data_dir.path().to_path_buf(),
         relay_udp_port: 0,
         ..Settings::default()
     };
+    settings.tls.extra_names = Some(LAN_NAME.to_string());
     // Tests send traffic to 127.0.0.0/8 only: the relay offers loopback candidates alone,
     // never this machine's own address.
     settings.relay.public_ip = Some(std::net::Ipv4Addr::LOCALHOST.into());
@@ -106,6 +115,7 @@ pub async fn spawn_components(
     let running = start(settings.clone(), components, &mailer).await;
     TestApp {
         address: running.address,
+        https_address: running.https_address,
         base_url: format!("http://{}", running.address),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -124,6 +134,7 @@ pub async fn spawn_components(
 
 struct Running {
     address: SocketAddr,
+    https_address: Option<SocketAddr>,
     db: Arc<dyn Database>,
     server: ServerTask,
 }
@@ -165,6 +176,7 @@ async fn start(settings: Settings, components: &[Component], mailer: &MemoryMail
             .await
             .expect("application builds");
     let address = app.local_addr();
+    let https_address = app.https_addr();
     let db = app.db();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async {
@@ -172,6 +184,7 @@ async fn start(settings: Settings, components: &[Component], mailer: &MemoryMail
     }));
     Running {
         address,
+        https_address,
         db,
         server: ServerTask {
             stop: Some(stop),
@@ -181,12 +194,29 @@ async fn start(settings: Settings, components: &[Component], mailer: &MemoryMail
 }
 
 impl TestApp {
+    /// The server's data directory (keys, certificates, SQLite).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.settings.data_dir
+    }
+
+    /// Stops the server gracefully (as SIGTERM would); checks it stopped cleanly.
+    pub async fn stop(mut self) {
+        self.server.stop().await;
+    }
+
+    /// [`Self::restart`] with settings changed by `configure` first.
+    pub async fn restart_with(&mut self, configure: impl FnOnce(&mut Settings)) {
+        configure(&mut self.settings);
+        self.restart().await;
+    }
+
     /// Stops the server gracefully and starts a new one on the same database and data
     /// directory (on a new port), as an operator's restart would.
     pub async fn restart(&mut self) {
         self.server.stop().await;
         let running = start(self.settings.clone(), &self.components, &self.mailer).await;
         self.address = running.address;
+        self.https_address = running.https_address;
         self.base_url = format!("http://{}", running.address);
         self.db = running.db;
         self.server = running.server;
@@ -330,6 +360,31 @@ impl TestApp {
             self.settings.storage.s3_options(),
         )
         .expect("the server's clip storage")
+    }
+
+    /// The local CA's certificate (PEM) under the server's data directory.
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(self.settings.data_dir.join("tls/ca.pem"))
+            .expect("the server made its local CA")
+    }
+
+    /// `https://<LAN_NAME>:<port><path>`: the server over HTTPS by a name a phone would use.
+    pub fn https_url(&self, path: &str) -> String {
+        let port = self.https_address.expect("HTTPS is on").port();
+        format!("https://{LAN_NAME}:{port}{path}")
+    }
+
+    /// A client that trusts only the server's local CA (no web roots, no exceptions) and
+    /// finds [`LAN_NAME`] at the HTTPS listener on loopback.
+    pub fn https_client(&self) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(self.ca_pem().as_bytes()).unwrap();
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca)
+            .resolve(LAN_NAME, self.https_address.expect("HTTPS is on"))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 
     pub fn settings_public_url(&self) -> String {

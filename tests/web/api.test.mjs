@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 
-import { ApiError, describeError, listAll, problemOf, reachable, request } from '../../web/js/api.js';
+import { ApiError, describeError, listAll, problemOf, reachable, request, server } from '../../web/js/api.js';
 
 const realFetch = globalThis.fetch;
 afterEach(() => {
@@ -67,6 +67,29 @@ test('request sends JSON with the bearer token and reads JSON back', async () =>
   await assert.rejects(request('/x'), (err) => err instanceof ApiError && err.code === 'network' && err.status === 0);
 });
 
+test('the page hears when the server stops answering, and when it answers again', async () => {
+  const heard = [];
+  server.reachable = true; // whatever the tests before left
+  const listener = () => heard.push(server.reachable);
+  server.addEventListener('change', listener);
+  try {
+    globalThis.fetch = async () => { throw new TypeError('Failed to fetch'); };
+    await assert.rejects(request('/api/v1/x'), (err) => err.code === 'network');
+    await assert.rejects(request('/api/v1/x'), (err) => err.code === 'network');
+    // Another origin's URL says nothing about this server.
+    globalThis.fetch = async () => new Response(null, { status: 204 });
+    await request('https://storage.example/clip');
+    assert.deepEqual(heard, [false]);
+    // Any answer, even an error, means the server is there.
+    globalThis.fetch = async () => new Response('no', { status: 500 });
+    await assert.rejects(request('/api/v1/x'), (err) => err.status === 500);
+    assert.deepEqual(heard, [false, true]);
+    assert.equal(server.reachable, true);
+  } finally {
+    server.removeEventListener('change', listener);
+  }
+});
+
 test('a 401 on a token tells the page, so the holder forgets it', async () => {
   globalThis.window = new EventTarget();
   const heard = [];
@@ -92,15 +115,32 @@ test('listAll follows the cursors, up to its maximum', async () => {
   assert.deepEqual(urls, ['/api/v1/events?status=active&limit=200']);
 });
 
-test('a server URL on localhost is reached at the address of the page', () => {
-  const lan = { href: 'http://192.168.1.5:8080/camera', hostname: '192.168.1.5' };
+test('a server URL on localhost is reached at the origin of the page', () => {
+  const lan = { href: 'http://192.168.1.5:8080/camera' };
   assert.equal(reachable('http://localhost:8080/whip/s1', lan), 'http://192.168.1.5:8080/whip/s1');
-  // The URL's own port stays: it may be a separate relay's.
-  assert.equal(reachable('http://127.0.0.1:8443/whep/s1', lan), 'http://192.168.1.5:8443/whep/s1');
+  // The page's whole origin, port included: this server answers all its paths there.
+  assert.equal(reachable('http://127.0.0.1:8443/whep/s1?x=1', lan), 'http://192.168.1.5:8080/whep/s1?x=1');
+  assert.equal(reachable('http://[::1]:8080/pair?code=X', lan), 'http://192.168.1.5:8080/pair?code=X');
   assert.equal(reachable('https://cams.example/pair?code=X', lan), 'https://cams.example/pair?code=X');
   assert.equal(reachable('/assets/clip.mp4', lan), 'http://192.168.1.5:8080/assets/clip.mp4');
-  const local = { href: 'http://localhost:8080/app', hostname: 'localhost' };
+  // On the server's own machine, over the same protocol, a loopback URL works as it is.
+  const local = { href: 'http://localhost:8080/app' };
   assert.equal(reachable('http://localhost:8080/whip/s1', local), 'http://localhost:8080/whip/s1');
+  assert.equal(reachable('http://127.0.0.1:9000/whip/s1', local), 'http://127.0.0.1:9000/whip/s1');
   assert.equal(reachable('', lan), '');
   assert.equal(reachable(null, lan), null);
+});
+
+test('a page on HTTPS never gets an http URL of its own server (mixed content)', () => {
+  const lan = { href: 'https://192.168.1.5:8443/camera' };
+  assert.equal(reachable('http://localhost:8080/media/whip/x', lan), 'https://192.168.1.5:8443/media/whip/x');
+  assert.equal(reachable('http://192.168.1.5:8080/api/v1/recordings/r/media', lan), 'https://192.168.1.5:8443/api/v1/recordings/r/media');
+  const named = { href: 'https://laptop.local:8443/app' };
+  assert.equal(reachable('http://127.0.0.1:8080/invite?code=Y', named), 'https://laptop.local:8443/invite?code=Y');
+  // Even on the server itself: an http URL cannot load in an HTTPS page.
+  const local = { href: 'https://localhost:8443/app' };
+  assert.equal(reachable('http://localhost:8080/whep/s1', local), 'https://localhost:8443/whep/s1');
+  // Another host's URL is its own business.
+  assert.equal(reachable('http://relay.example:8080/whep/s1', lan), 'http://relay.example:8080/whep/s1');
+  assert.equal(reachable('https://localhost:8443/whep/s1', local), 'https://localhost:8443/whep/s1');
 });

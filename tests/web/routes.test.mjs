@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  appPage, homeTarget, isCurrentLink, linkCode, scannedCode, signInIntro, trimPath, viewerRoute,
+  appPage, homeTarget, isCurrentLink, launchTarget, linkCode, scannedCode, signInIntro, trimPath, viewerRoute,
 } from '../../web/js/routes.js';
 
 test('trailing slashes do not count', () => {
@@ -18,6 +18,8 @@ test('each path goes to its page', () => {
   assert.deepEqual(appPage('/camera'), { page: 'camera' });
   assert.deepEqual(appPage('/camera/'), { page: 'camera' });
   assert.deepEqual(appPage('/reset-password'), { page: 'reset' });
+  assert.deepEqual(appPage('/trust'), { page: 'trust' });
+  assert.deepEqual(appPage('/trust/'), { page: 'trust' });
   assert.deepEqual(appPage('/app'), { page: 'viewer', rememberViewer: true });
   assert.deepEqual(appPage('/app/events/123'), { page: 'viewer', rememberViewer: true });
   // Links into the viewer that a device without an account may open: not remembered.
@@ -40,6 +42,17 @@ test('/ goes to the remembered mode, or to the choice', () => {
   assert.equal(homeTarget(null, false), null);
   assert.equal(homeTarget('camera', true), null);
   assert.equal(homeTarget('viewer', true), null);
+});
+
+test('the installed app opens camera mode on a phone that is a camera', () => {
+  assert.equal(launchTarget('/app', true, 'camera'), '/camera');
+  assert.equal(launchTarget('/app/', true, 'camera'), '/camera');
+  assert.equal(launchTarget('/app', true, 'viewer'), null);
+  assert.equal(launchTarget('/app', true, null), null);
+  // A link into the viewer, or a browser tab, is followed as it is.
+  assert.equal(launchTarget('/app', false, 'camera'), null);
+  assert.equal(launchTarget('/app/events', true, 'camera'), null);
+  assert.equal(launchTarget('/camera', true, 'camera'), null);
 });
 
 test('the viewer shows the view of its path', () => {

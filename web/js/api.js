@@ -82,6 +82,21 @@ export const NETWORK_ERROR = {
 };
 
 /**
+ * Whether the server answered the last request for one of its paths (`/…`): `reachable`
+ * flips to false when one could not reach it at all (this device offline, the server down or
+ * out of reach) and back to true with the next answer, of any status; each flip dispatches
+ * `change`. The page's banner (offline.js) shows it.
+ */
+export const server = Object.assign(new EventTarget(), { reachable: true });
+
+/** @param {boolean} reachable */
+function heard(reachable) {
+  if (server.reachable === reachable) return;
+  server.reachable = reachable;
+  server.dispatchEvent(new Event('change'));
+}
+
+/**
  * @typedef {object} RequestOptions
  * @property {string} [method] GET by default
  * @property {any} [body] sent as JSON, unless a Blob or a string
@@ -107,13 +122,17 @@ export async function request(url, { method = 'GET', body, token, headers = {}, 
   } else if (body !== undefined) {
     init.body = body;
   }
+  // Only this server's paths tell whether it is reachable (not another origin's URL).
+  const ours = url.startsWith('/') && !url.startsWith('//');
   let response;
   try {
     response = await fetch(url, init);
   } catch (err) {
     if (err.name === 'AbortError') throw err;
+    if (ours) heard(false);
     throw new ApiError(0, NETWORK_ERROR);
   }
+  if (ours) heard(true);
   if (!response.ok) {
     const error = await problemOf(response);
     if (error.status === 401 && token) {
@@ -160,22 +179,35 @@ export async function listAll(path, token, max = 500) {
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /**
+ * Whether a host name is this machine's own (a URL on it only works on the server itself).
+ * @param {string} hostname
+ * @returns {boolean}
+ */
+export const isLoopback = (hostname) => LOOPBACK.has(hostname);
+
+/**
  * URLs the server builds from its public URL. When the operator did not set one it is
- * `http://localhost:<port>`, which only works on the server itself; a phone on the LAN
- * reached the server by the address in this page's location, so that host is used instead
- * (keeping the URL's own port, which may be a separate relay's).
+ * `http://localhost:<port>`, which only works on the server itself. A page reached by another
+ * address (a phone on the LAN) or over HTTPS uses its own origin instead, protocol, host and
+ * port: this server answers every path of its URLs there, and a page on HTTPS may not load an
+ * `http:` URL at all (mixed content), so an `http:` URL on the page's own host name moves to
+ * the page's origin too. A loopback URL stays as it is only where it already works: on a page
+ * of the server's own machine, over the same protocol.
  * @param {string} url
- * @param {{ href: string, hostname: string }} [here] the page's location
+ * @param {{ href: string }} [here] the page's location
  * @returns {string}
  */
 export function reachable(url, here = location) {
   if (!url) return url;
   try {
     const parsed = new URL(url, here.href);
-    if (LOOPBACK.has(parsed.hostname) && parsed.hostname !== here.hostname) {
-      parsed.hostname = here.hostname;
-    }
-    return parsed.toString();
+    const page = new URL(here.href);
+    const mixed = page.protocol === 'https:' && parsed.protocol === 'http:';
+    const moves = isLoopback(parsed.hostname)
+      ? mixed || !isLoopback(page.hostname)
+      : mixed && parsed.hostname === page.hostname;
+    if (!moves) return parsed.toString();
+    return new URL(`${parsed.pathname}${parsed.search}${parsed.hash}`, page.origin).toString();
   } catch {
     return url;
   }

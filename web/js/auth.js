@@ -92,7 +92,9 @@ export function renderAuth(root, onSignedIn, intro) {
   clear(root, h('section', { class: 'card auth' },
     h('h1', { text: 'Watch your cameras' }),
     intro ? h('p', { class: 'message info', text: intro }) : null,
-    tablist, ...tabs.map((t) => t.panel)));
+    tablist, ...tabs.map((t) => t.panel),
+    h('p', { class: 'hint' }, 'Setting up phones as cameras, or installing the app? Each device first needs to ',
+      h('a', { href: '/trust', 'data-link': '', 'data-testid': 'auth-trust-link', text: 'trust this server' }), '.')));
   select(load('hasAccount') ? 'sign-in' : 'sign-up', false);
 }
 

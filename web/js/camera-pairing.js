@@ -42,7 +42,9 @@ export async function showPairing(camera, note) {
     h('p', {}, 'On a phone or computer signed in to SecureCam, choose ', h('strong', { text: 'Add a camera' }),
       ' and enter this code, or scan the QR code. No password is needed on this device.'),
     codeEl, qrBox, expiry, panelMessage.el,
-    h('details', {}, h('summary', { text: 'Name and new code' }), name.field, renew)));
+    h('details', {}, h('summary', { text: 'Name and new code' }), name.field, renew),
+    h('p', { class: 'hint' }, 'Did the browser warn about this server’s certificate on the way here? ',
+      h('a', { href: '/trust', 'data-link': '', 'data-testid': 'pairing-trust-link', text: 'Trust this server' }), ' once on this device.')));
 
   let delay = POLL_MS;
   while (run === camera.pairingRun) {

@@ -15,6 +15,7 @@ import { Battery, MotionSensor, ScreenWakeLock } from './camera-sensors.js';
 import { Siren } from './camera-siren.js';
 import { busy, clear, field, h, messageBox } from './dom.js';
 import { forget, load, save } from './store.js';
+import { secureUrl, tlsInfo } from './tls.js';
 import { hasH264 } from './webrtc.js';
 import { Signalling } from './ws.js';
 
@@ -103,11 +104,35 @@ export class CameraApp {
   }
 
   start() {
+    if (!window.isSecureContext) {
+      this.insecure();
+      return;
+    }
     if (!hasH264()) {
       this.message.error('This browser cannot send H.264 video, which SecureCam needs for live view and clips. Try Chrome, Edge or Safari.');
     }
     if (this.creds) this.arm();
     else this.pair();
+  }
+
+  /**
+   * Plain HTTP from another device: browsers give no camera to such a page, so pairing here
+   * would only make a camera that can never send a picture (and whose credential the HTTPS
+   * page, another origin, would not know). Sends the person to HTTPS instead.
+   */
+  async insecure() {
+    this.setStatus('error', 'The camera cannot start here: this page is not on a secure (HTTPS) connection.');
+    const where = h('p', { text: 'Looking for this server’s HTTPS address…' });
+    clear(this.body, h('section', { class: 'card', 'data-testid': 'camera-insecure', 'aria-labelledby': 'insecure-title' },
+      h('h2', { id: 'insecure-title', text: 'Open camera mode over HTTPS' }),
+      h('p', { text: 'Browsers let a page use the camera and microphone only over a secure connection (HTTPS, or on the server’s own machine as localhost). This page came over plain HTTP.' }),
+      where,
+      h('p', {}, 'The first time, ', h('a', { href: '/trust', 'data-link': '', 'data-testid': 'camera-trust-link', text: 'trust this server' }),
+        ' on this device, so that its browser accepts the server’s certificate.')));
+    const url = secureUrl(await tlsInfo(), location.hostname, '/camera');
+    clear(where, url
+      ? h('a', { href: url, class: 'button primary', 'data-testid': 'camera-https-link', text: `Open ${url}` })
+      : 'This server does not offer HTTPS (it is switched off, or the server could not be asked). Whoever runs it can switch it on (SECURECAM_TLS__MODE), or open camera mode on the server’s own machine as localhost.');
   }
 
   /**

@@ -1,8 +1,8 @@
 // @ts-check
 // The viewer's cameras view: the person's cameras and the cameras shared with them, each a
 // card with its live state and battery, live view (WHEP), commands, sharing and removal; and
-// adding a camera by its pairing code (typed, scanned, or from a `/pair` link), or accepting an
-// invitation (`/invite`).
+// adding a camera by its pairing code (typed, scanned, or from a `/pair` link) with a QR code
+// that opens camera mode on the spare phone, or accepting an invitation (`/invite`).
 
 import { api, describeError, listAll, reachable } from './api.js';
 import { busy, clear, field, fmtTime, h, messageBox } from './dom.js';
@@ -10,6 +10,7 @@ import { LiveView } from './live.js';
 import { qrSvg } from './qr.js';
 import { linkCode, scannedCode } from './routes.js';
 import { Scanner } from './scan.js';
+import { cameraModeUrl, onlyHere, tlsInfo } from './tls.js';
 
 const COMMAND_LABELS = {
   play_siren: 'Siren',
@@ -121,8 +122,34 @@ export class CamerasView {
       this.cameraList,
       this.emptyCameras,
       h('section', { class: 'card', 'aria-labelledby': 'add-title' },
-        h('h2', { id: 'add-title', text: 'Add a camera' }), form, this.claimMessage.el),
+        h('h2', { id: 'add-title', text: 'Add a camera' }), form, this.claimMessage.el, this.cameraLink()),
       useAsCamera);
+  }
+
+  /**
+   * How a spare phone gets to camera mode: a QR code of its URL, on the server's HTTPS LAN
+   * address when it has one (phones give the camera only to secure pages).
+   * @returns {HTMLElement}
+   */
+  cameraLink() {
+    const slot = h('div', { class: 'add-camera-link', 'data-testid': 'add-camera' });
+    tlsInfo().then((tls) => {
+      const url = cameraModeUrl(tls, location.origin);
+      const notes = [];
+      if (onlyHere(url)) {
+        notes.push('This address is this computer’s own, which a phone cannot open: on the phone, use this computer’s address on your network instead (the same port).');
+      } else if (!url.startsWith('https:')) {
+        notes.push('This server has HTTPS off, and phones give the camera only to secure pages: camera mode will not start on them until it is on.');
+      }
+      clear(slot,
+        h('h3', { text: 'Set up a spare phone' }),
+        h('p', {}, 'On the spare phone: scan, ', h('a', { href: '/trust', 'data-link': '', 'data-testid': 'add-camera-trust', text: 'trust this server' }),
+          ' once, and it shows its pairing code.'),
+        h('div', { class: 'qr-box', 'data-testid': 'add-camera-qr', 'data-url': url }, qrSvg(url, `QR code of camera mode, ${url}`)),
+        h('p', { class: 'camera-url' }, h('a', { href: url, class: 'invite-link', 'data-testid': 'add-camera-url', text: url })),
+        ...notes.map((text) => h('p', { class: 'hint', text })));
+    });
+    return slot;
   }
 
   async claim() {

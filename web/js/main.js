@@ -1,18 +1,21 @@
 // @ts-check
 // Entry point: picks the mode from the path (the server answers every app path with this
-// page) and routes in-app links through the History API.
+// page) and routes in-app links through the History API; registers the service worker and
+// shows the banner for an unreachable server on every page (shell.js).
 
 import { renderResetPassword } from './auth.js';
 import { mountCamera } from './camera.js';
 import { clear, h } from './dom.js';
-import { appPage, homeTarget } from './routes.js';
+import { appPage, homeTarget, launchTarget } from './routes.js';
+import { mountBanner, registerWorker } from './shell.js';
 import { load, save } from './store.js';
+import { renderTrust } from './trust.js';
 import { mountViewer } from './viewer.js';
 
 const root = document.getElementById('app');
 /**
  * What the page shows now.
- * @type {{ mode: 'landing' | 'reset', app?: undefined } | { mode: 'camera', app: import('./camera.js').CameraApp } | { mode: 'viewer', app: import('./viewer.js').ViewerApp } | null}
+ * @type {{ mode: 'landing' | 'reset' | 'trust', app?: undefined } | { mode: 'camera', app: import('./camera.js').CameraApp } | { mode: 'viewer', app: import('./viewer.js').ViewerApp } | null}
  */
 let mounted = null;
 
@@ -70,6 +73,14 @@ function render() {
     renderResetPassword(root.querySelector('main'));
     return;
   }
+  if (page.page === 'trust') {
+    teardown();
+    mounted = { mode: 'trust' };
+    clear(root, h('header', { class: 'topbar' }, h('a', { href: '/', class: 'brand', text: 'SecureCam' })),
+      h('main', { id: 'main', class: 'page trust-page', tabindex: '-1' }));
+    renderTrust(root.querySelector('main'));
+    return;
+  }
   if (page.page === 'camera') {
     save('mode', 'camera');
     if (mounted?.mode !== 'camera') {
@@ -110,4 +121,10 @@ document.addEventListener('click', (event) => {
 });
 
 window.addEventListener('popstate', render);
+mountBanner(root);
+registerWorker();
+// The installed app starts at /app; a phone that is a camera opens camera mode instead.
+const launched = window.matchMedia?.('(display-mode: standalone)').matches ?? false;
+const launch = launchTarget(location.pathname, launched, load('mode'));
+if (launch) history.replaceState(null, '', launch);
 render();

@@ -16,6 +16,7 @@ export function trimPath(pathname, empty) {
  * @typedef {{ page: 'redirect', to: string }
  *   | { page: 'home' }
  *   | { page: 'reset' }
+ *   | { page: 'trust' }
  *   | { page: 'camera' }
  *   | { page: 'viewer', rememberViewer: boolean }} AppPage
  */
@@ -32,6 +33,8 @@ export function appPage(pathname) {
   if (/^\/events\/[^/]+$/.test(path)) return { page: 'redirect', to: `/app${path}` };
   if (path === '/') return { page: 'home' };
   if (path === '/reset-password') return { page: 'reset' };
+  // How to trust this server's certificate authority, for any device (camera or viewer).
+  if (path === '/trust') return { page: 'trust' };
   if (path === '/camera') return { page: 'camera' };
   // /app…, /pair, /invite and anything else: the viewer.
   return { page: 'viewer', rememberViewer: path.startsWith('/app') };
@@ -47,6 +50,20 @@ export function appPage(pathname) {
 export function homeTarget(mode, choosing) {
   if (choosing || !mode) return null;
   return mode === 'camera' ? '/camera' : '/app';
+}
+
+/**
+ * Where the installed app opens. Its manifest starts it at `/app`, the viewer; a spare phone
+ * that was installed as a camera (it remembers camera mode) opens camera mode instead, or the
+ * camera would become a sign-in page the first time it is launched from its home screen.
+ * Only the first page of a launch (standalone display) counts, never a link followed later.
+ * @param {string} pathname
+ * @param {boolean} launched the page's first render, in the installed app's window
+ * @param {unknown} mode the remembered mode
+ * @returns {string | null} the path to go to instead, or null
+ */
+export function launchTarget(pathname, launched, mode) {
+  return launched && mode === 'camera' && trimPath(pathname, '/') === '/app' ? '/camera' : null;
 }
 
 /** @typedef {'cameras' | 'event' | 'events' | 'recordings' | 'settings'} ViewName */

@@ -69,10 +69,19 @@ export class SettingsView {
     this.account = h('p');
     const camera = h('a', { href: '/camera', 'data-mode': 'camera', text: 'Use this device as a camera instead' });
 
+    const trust = h('section', { class: 'card', 'aria-labelledby': 'trust-title', 'data-testid': 'settings-trust' },
+      h('h2', { id: 'trust-title', text: 'Secure connection' }),
+      h('p', { text: window.isSecureContext
+        ? 'This browser reaches the server over a secure connection.'
+        : 'This browser reaches the server over plain HTTP: alerts and installing the app need HTTPS.' }),
+      h('p', {}, 'Camera phones, alerts and installing the app need each device to trust this server’s certificate once: ',
+        h('a', { href: '/trust', 'data-link': '', 'data-testid': 'settings-trust-link', text: 'how to trust this server' }), '.'));
+
     this.el = h('section', { class: 'view', 'aria-labelledby': 'settings-title' },
       h('h1', { id: 'settings-title', text: 'Settings' }),
       h('section', { class: 'card', 'aria-labelledby': 'push-title' }, h('h2', { id: 'push-title', text: 'Alerts in this browser' }), this.pushState, this.pushButton, this.pushMessage.el),
       h('section', { class: 'card', 'aria-labelledby': 'notif-title' }, h('h2', { id: 'notif-title', text: 'Notifications' }), form),
+      trust,
       h('section', { class: 'card', 'aria-labelledby': 'account-title' }, h('h2', { id: 'account-title', text: 'Account' }), this.account,
         h('div', { class: 'button-row' }, signOut), h('p', {}, camera)));
   }

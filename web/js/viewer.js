@@ -132,7 +132,9 @@ export class ViewerApp {
     try {
       this.device = await this.ensureDevice();
     } catch (err) {
-      clear(main, h('p', { class: 'message error', role: 'alert', text: `Could not register this browser: ${describeError(err)}` }));
+      const retry = h('button', { type: 'button', class: 'primary', 'data-testid': 'viewer-retry', text: 'Try again' });
+      retry.addEventListener('click', () => this.enter(session));
+      clear(main, h('p', { class: 'message error', role: 'alert', text: `Could not register this browser: ${describeError(err)}` }), retry);
       return;
     }
     this.buildViews();

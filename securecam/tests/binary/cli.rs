@@ -106,6 +106,13 @@ fn serve_with_no_configuration_uses_data_dir_and_stops_cleanly() {
         1,
         "one line tells the user where to open it: {lines:?}"
     );
+    // The next says where a phone opens camera mode over HTTPS.
+    let phone = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(
+        phone.contains("on a phone on this network, open https://") && phone.contains("/camera"),
+        "{phone}"
+    );
+    assert!(dir.path().join("data/tls/ca.pem").exists());
 
     let (status, body) = http_get(&format!("{url}/readyz"));
     assert_eq!(status, 200, "{body}");

@@ -42,6 +42,7 @@ pub async fn event_started(core: &Core, event: &Event) {
         StreamReason::Recording,
         sender,
         audit,
+        None,
     )
     .await
     {
@@ -79,6 +80,7 @@ pub async fn start_commanded(core: &Core, sender: &Sender, command: &Command) {
         StreamReason::Recording,
         sender.clone(),
         audit,
+        None,
     )
     .await
     {

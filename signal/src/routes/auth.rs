@@ -19,7 +19,7 @@ use crate::auth::rate_limit::retry_after_secs;
 use crate::auth::tokens::{self, RESET_TOKEN_PREFIX, USER_TOKEN_PREFIX};
 use crate::auth::UserCaller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo};
+use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo, LinkBase};
 use crate::mail::Mail;
 use crate::pagination::ListQuery;
 use crate::state::AppState;
@@ -357,6 +357,7 @@ pub async fn revoke_session(
     responses((status = 202), (status = 429, body = Problem)))]
 pub async fn request_password_reset(
     State(state): State<AppState>,
+    links: LinkBase,
     client: ClientInfo,
     ApiJson(body): ApiJson<PasswordResetRequest>,
 ) -> ApiResult<StatusCode> {
@@ -370,14 +371,19 @@ pub async fn request_password_reset(
     // The answer must not depend on whether the account exists, in content or in time: the
     // lookup, the token and the mail happen after the response, in the background.
     tokio::spawn(async move {
-        if let Err(err) = send_reset_link(&state, &email, &client).await {
+        if let Err(err) = send_reset_link(&state, &email, &client, links.as_str()).await {
             tracing::error!(error = ?err, "password reset mail failed");
         }
     });
     Ok(StatusCode::ACCEPTED)
 }
 
-async fn send_reset_link(state: &AppState, email: &str, client: &ClientInfo) -> anyhow::Result<()> {
+async fn send_reset_link(
+    state: &AppState,
+    email: &str,
+    client: &ClientInfo,
+    base: &str,
+) -> anyhow::Result<()> {
     let Some(credentials) = state.db().get_user_credentials(email).await? else {
         return Ok(());
     };
@@ -407,10 +413,7 @@ async fn send_reset_link(state: &AppState, email: &str, client: &ClientInfo) -> 
                 .ip(client.ip_string()),
         )
         .await?;
-    let link = format!(
-        "{}/reset-password?token={token}",
-        state.config().public_url.trim_end_matches('/')
-    );
+    let link = format!("{base}/reset-password?token={token}");
     let minutes = lifetime.num_minutes();
     state
         .mailer()

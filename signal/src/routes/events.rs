@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::events;
-use crate::extract::{parse_id, ApiJson, ApiQuery};
+use crate::extract::{parse_id, ApiJson, ApiQuery, LinkBase};
 use crate::pagination::ListQuery;
 use crate::state::AppState;
 use crate::types::views::RecordingView;
@@ -152,6 +152,7 @@ pub async fn list(
     responses((status = 200, body = EventWithRecordings), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
+    links: LinkBase,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EventWithRecordings>> {
@@ -167,7 +168,7 @@ pub async fn get(
         .event_recordings(event.id)
         .await?
         .into_iter()
-        .map(|r| state.recording_view(r, Some(who)))
+        .map(|r| state.recording_view(r, Some(who), links.as_str()))
         .collect();
     Ok(Json(EventWithRecordings { event, recordings }))
 }

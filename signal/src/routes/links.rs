@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::auth::tokens::{self, INVITE_PREFIX};
 use crate::auth::UserCaller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo};
+use crate::extract::{parse_id, ApiJson, ApiQuery, ClientInfo, LinkBase};
 use crate::pagination::ListQuery;
 use crate::state::AppState;
 
@@ -131,6 +131,7 @@ securecam_storage::redacted_debug!(AcceptInvite { client_device_id; secret: code
               (status = 422, description = "`not_a_camera`", body = Problem)))]
 pub async fn create_invite(
     State(state): State<AppState>,
+    links: LinkBase,
     caller: UserCaller,
     client: ClientInfo,
     ApiJson(body): ApiJson<CreateInvite>,
@@ -150,10 +151,7 @@ pub async fn create_invite(
         .await?
     {
         InviteOutcome::Created(_) => {
-            let invite_url = format!(
-                "{}/invite?code={code}",
-                state.config().public_url.trim_end_matches('/')
-            );
+            let invite_url = format!("{}/invite?code={code}", links.as_str());
             Ok((
                 StatusCode::CREATED,
                 Json(Invite {

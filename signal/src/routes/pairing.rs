@@ -22,7 +22,7 @@ use crate::auth::rate_limit::retry_after_secs;
 use crate::auth::tokens::{self, DEVICE_TOKEN_PREFIX, POLL_TOKEN_PREFIX};
 use crate::auth::UserCaller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ClientInfo};
+use crate::extract::{ApiJson, ClientInfo, LinkBase};
 use crate::state::AppState;
 
 /// Codes live ten minutes.
@@ -116,6 +116,7 @@ fn gone() -> ApiError {
     responses((status = 201, body = PairingStarted), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn start(
     State(state): State<AppState>,
+    links: LinkBase,
     client: ClientInfo,
     ApiJson(body): ApiJson<StartPairing>,
 ) -> ApiResult<(StatusCode, Json<PairingStarted>)> {
@@ -143,10 +144,7 @@ pub async fn start(
         match stored {
             Ok(_) => {
                 let code = display_code(&code);
-                let pair_url = format!(
-                    "{}/pair?code={code}",
-                    state.config().public_url.trim_end_matches('/')
-                );
+                let pair_url = format!("{}/pair?code={code}", links.as_str());
                 return Ok((
                     StatusCode::CREATED,
                     Json(PairingStarted {

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::{authenticate, bearer_token, Caller};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{parse_id, ApiQuery};
+use crate::extract::{parse_id, ApiQuery, LinkBase};
 use crate::pagination::ListQuery;
 use crate::state::AppState;
 use crate::types::views::RecordingView;
@@ -54,6 +54,7 @@ pub struct RecordingListQuery {
     responses((status = 200, body = Page<RecordingView>), (status = 401, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
+    links: LinkBase,
     caller: Caller,
     ApiQuery(query): ApiQuery<RecordingListQuery>,
 ) -> ApiResult<Json<Page<RecordingView>>> {
@@ -74,7 +75,7 @@ pub async fn list(
         items: page
             .items
             .into_iter()
-            .map(|r| state.recording_view(r, Some(who)))
+            .map(|r| state.recording_view(r, Some(who), links.as_str()))
             .collect(),
         next_cursor: page.next_cursor,
     }))
@@ -86,6 +87,7 @@ pub async fn list(
     responses((status = 200, body = RecordingView), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
+    links: LinkBase,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RecordingView>> {
@@ -96,7 +98,11 @@ pub async fn get(
         .get_recording(who, id)
         .await?
         .ok_or_else(|| ApiError::not_found("recording"))?;
-    Ok(Json(state.recording_view(recording, Some(who))))
+    Ok(Json(state.recording_view(
+        recording,
+        Some(who),
+        links.as_str(),
+    )))
 }
 
 /// Deletes a clip of the caller's camera: gone from the API at once, its object removed.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{parse_id, ApiJson, ClientInfo};
+use crate::extract::{parse_id, ApiJson, ClientInfo, LinkBase};
 use crate::media::IceServer;
 use crate::state::AppState;
 use crate::streams;
@@ -42,6 +42,7 @@ pub struct IceServers {
               (status = 503, description = "`relay_unavailable`: no media relay is running; see `Retry-After`", body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
+    links: LinkBase,
     caller: Caller,
     client: ClientInfo,
     ApiJson(body): ApiJson<CreateStreamSession>,
@@ -53,6 +54,7 @@ pub async fn create(
         body.requester_device_id,
         body.reason,
         client.ip_string(),
+        Some(links.as_str()),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(opened)))

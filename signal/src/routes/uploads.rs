@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{parse_id, ApiJson};
+use crate::extract::{parse_id, ApiJson, LinkBase};
 use crate::routes::recordings::clip_store;
 use crate::state::AppState;
 use crate::types::views::RecordingView;
@@ -83,6 +83,7 @@ fn invalid(detail: impl Into<String>) -> ApiError {
               (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
+    links: LinkBase,
     caller: Caller,
     ApiJson(body): ApiJson<NewUpload>,
 ) -> ApiResult<(StatusCode, Json<UploadTicket>)> {
@@ -132,7 +133,7 @@ pub async fn create(
                 .sign_upload(id, camera.user_id, camera.id, expires_at);
             format!(
                 "{}/api/v1/recordings/{id}/upload?token={token}",
-                state.config().public_url.trim_end_matches('/')
+                links.as_str()
             )
         }
     };
@@ -163,7 +164,7 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         Json(UploadTicket {
-            recording: state.recording_view(recording, None),
+            recording: state.recording_view(recording, None, links.as_str()),
             upload_url,
             upload_method: "PUT".to_string(),
             expires_at,
@@ -247,6 +248,7 @@ pub async fn upload(
               (status = 422, description = "`upload_missing` or `upload_size_mismatch`", body = Problem)))]
 pub async fn complete(
     State(state): State<AppState>,
+    links: LinkBase,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RecordingView>> {
@@ -265,7 +267,9 @@ pub async fn complete(
     match recording.status {
         RecordingStatus::Uploading => {}
         // Completing again changes nothing.
-        RecordingStatus::Available => return Ok(Json(state.recording_view(recording, None))),
+        RecordingStatus::Available => {
+            return Ok(Json(state.recording_view(recording, None, links.as_str())))
+        }
         _ => {
             return Err(ApiError::client(
                 StatusCode::CONFLICT,
@@ -314,5 +318,5 @@ pub async fn complete(
             .await?
             .ok_or_else(|| ApiError::not_found("recording"))?,
     };
-    Ok(Json(state.recording_view(recording, None)))
+    Ok(Json(state.recording_view(recording, None, links.as_str())))
 }

@@ -4,5 +4,6 @@
 
 pub mod bus;
 pub mod identity;
+pub mod links;
 pub mod protocol;
 pub mod views;

@@ -1,7 +1,8 @@
 //! The web app in a real browser: Debian's Chromium with a fake camera and microphone, driven by
 //! Playwright (`tests/browser/story.mjs`), against a whole server. One story: sign up, pair a
 //! second page as a camera, see it online, watch it live (frames decoded), trigger motion and
-//! play the event's clip. Screenshots of every step are kept under
+//! play the event's clip. On SQLite the story runs over HTTPS by a LAN name, with Chromium
+//! trusting the server's local CA; on PostgreSQL over plain HTTP on localhost. Screenshots of every step are kept under
 //! `target/browser-artifacts/<backend>/`. The clip the browser's camera made is then read back
 //! with ffprobe and decoded with ffmpeg, as every clip is.
 //!
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use securecam_tests::probe::{assert_decodes_cleanly, ffprobe_json};
-use securecam_tests::{both_backends, spawn_app_with, Backend};
+use securecam_tests::{both_backends, spawn_app_with, Backend, LAN_NAME};
 
 both_backends!(a_camera_and_a_viewer_in_chromium);
 
@@ -55,10 +56,33 @@ async fn a_camera_and_a_viewer_in_chromium(backend: Backend) {
     story
         .arg(story_dir.join("story.mjs"))
         .current_dir(&story_dir)
-        .env("BASE_URL", app.settings_public_url())
         .env("ARTIFACTS_DIR", &artifacts)
         .env("CHROMIUM", &chromium)
         .kill_on_drop(true);
+    match backend {
+        // As a phone on the home network: over HTTPS by a LAN name, trusting the server's
+        // local CA (the story gives Chromium an NSS database of its own), with no exception
+        // for certificate errors.
+        Backend::Sqlite => {
+            let https = app.https_address.expect("HTTPS is on");
+            std::fs::write(artifacts.join("ca.pem"), app.ca_pem()).unwrap();
+            story
+                .env("BASE_URL", app.https_url(""))
+                .env("CA_PEM", artifacts.join("ca.pem"))
+                .env(
+                    "HOST_RESOLVER_RULES",
+                    format!("MAP {LAN_NAME} 127.0.0.1, MAP wrong.home.arpa 127.0.0.1"),
+                )
+                .env(
+                    "WRONG_NAME_URL",
+                    format!("https://wrong.home.arpa:{}/camera", https.port()),
+                );
+        }
+        // As on the server's own machine: plain HTTP on localhost.
+        Backend::Postgres => {
+            story.env("BASE_URL", app.settings_public_url());
+        }
+    }
     let output = tokio::time::timeout(STORY_TIMEOUT, story.output())
         .await
         .expect("the browser story finished within its time")

@@ -9,6 +9,7 @@ mod browser;
 mod commands;
 mod devices;
 mod events;
+mod https;
 mod interop_aiortc;
 mod links;
 mod media;

@@ -63,13 +63,32 @@ async fn openapi_documents_every_route(backend: Backend) {
     }
     assert!(spec["components"]["schemas"]["Problem"].is_object());
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
-    let docs = app.get("/docs", None).await;
-    assert_eq!(docs.status(), StatusCode::OK);
-    let html = docs.text().await.unwrap();
     assert!(
-        html.contains("SecureCam API"),
-        "the docs page carries the generated spec"
+        paths["/api/v1/tls"].get("get").is_some(),
+        "GET /api/v1/tls is documented"
     );
+    // The reference page is served by this server alone (its scripts from the binary, none
+    // from a CDN), under the app's content security policy, and reads /openapi.json.
+    let docs = app.get("/docs/", None).await;
+    assert_eq!(docs.status(), StatusCode::OK);
+    let csp = docs.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("swagger-ui-bundle.js"), "{html}");
+    assert!(
+        !html.contains("https://"),
+        "nothing from another origin: {html}"
+    );
+    let initializer = app.get("/docs/swagger-initializer.js", None).await;
+    assert_eq!(initializer.status(), StatusCode::OK);
+    let initializer = initializer.text().await.unwrap();
+    assert!(initializer.contains("/openapi.json"), "{initializer}");
+    let bundle = app.get("/docs/swagger-ui-bundle.js", None).await;
+    assert_eq!(bundle.status(), StatusCode::OK);
+    assert!(bundle.bytes().await.unwrap().len() > 100_000);
 }
 
 async fn unknown_routes_are_problems(backend: Backend) {

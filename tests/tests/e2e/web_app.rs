@@ -34,6 +34,7 @@ async fn pages_assets_and_headers(backend: Backend) {
         "/reset-password?token=x",
         "/events/0193a3a0-0000-7000-8000-000000000000",
         "/app/events",
+        "/trust",
     ] {
         let response = app.get(path, None).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
@@ -58,7 +59,29 @@ async fn pages_assets_and_headers(backend: Backend) {
         .contains("javascript"));
     let worker = app.get("/sw.js", None).await;
     assert_eq!(worker.status(), StatusCode::OK);
-    assert!(worker.text().await.unwrap().contains("push"));
+    let worker = worker.text().await.unwrap();
+    assert!(worker.contains("push") && worker.contains("fetch"));
+
+    // Installable: the manifest at the root, with its icons.
+    let manifest = app.get("/manifest.webmanifest", None).await;
+    assert_eq!(manifest.status(), StatusCode::OK);
+    assert_eq!(
+        manifest.headers()["content-type"],
+        "application/manifest+json"
+    );
+    let manifest: serde_json::Value = manifest.json().await.unwrap();
+    assert_eq!(manifest["start_url"], "/app");
+    assert_eq!(manifest["display"], "standalone");
+    for icon in manifest["icons"].as_array().unwrap() {
+        let icon = app.get(icon["src"].as_str().unwrap(), None).await;
+        assert_eq!(icon.status(), StatusCode::OK);
+        assert_eq!(icon.headers()["content-type"], "image/png");
+    }
+    assert!(manifest["icons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["purpose"] == "maskable" && i["sizes"] == "512x512"));
 
     for missing in [
         "/assets/nope.js",

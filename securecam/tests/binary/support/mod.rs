@@ -21,8 +21,10 @@ pub fn securecam(dir: &Path) -> Command {
             command.env_remove(key);
         }
     }
-    // Tests send traffic to 127.0.0.0/8 only: the relay offers no other candidate.
+    // Tests send traffic to 127.0.0.0/8 only: the relay offers no other candidate, and HTTPS
+    // listens on loopback (on a port of its own, never the default 8443).
     command.env("SECURECAM_RELAY__PUBLIC_IP", "127.0.0.1");
+    command.env("SECURECAM_HTTPS_ADDR", "127.0.0.1:0");
     command
 }
 
