@@ -462,7 +462,10 @@ async fn bind_https(settings: &Settings) -> anyhow::Result<(Option<Tls>, Option<
         }
         Err(err) => return Err(err).with_context(|| format!("binding HTTPS on {addr}")),
     };
-    let Some(tls) = Tls::start(settings).await.context("setting up HTTPS")? else {
+    let Some(tls) = Tls::start(&settings.tls, &settings.data_dir)
+        .await
+        .context("setting up HTTPS")?
+    else {
         return Ok((None, None));
     };
     let listener = Listener {

@@ -114,35 +114,6 @@ impl Source {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn pages_are_the_app_and_the_docs() {
-        for page in [
-            "/",
-            "/camera",
-            "/app",
-            "/app/events/1",
-            "/events/1",
-            "/trust",
-            "/docs",
-        ] {
-            assert!(super::is_page(page), "{page}");
-        }
-        for other in [
-            "/api/v1/health",
-            "/media/whip/x",
-            "/assets/app.css",
-            "/sw.js",
-            "/ca.pem",
-            "/metrics",
-            "/apps",
-        ] {
-            assert!(!super::is_page(other), "{other}");
-        }
-    }
-}
-
 fn missing(path: &str) -> Response {
     securecam_signal::error::problem_response(
         StatusCode::NOT_FOUND,
@@ -231,4 +202,33 @@ pub async fn with_page_headers(mut response: Response) -> Response {
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pages_are_the_app_and_the_docs() {
+        for page in [
+            "/",
+            "/camera",
+            "/app",
+            "/app/events/1",
+            "/events/1",
+            "/trust",
+            "/docs",
+        ] {
+            assert!(super::is_page(page), "{page}");
+        }
+        for other in [
+            "/api/v1/health",
+            "/media/whip/x",
+            "/assets/app.css",
+            "/sw.js",
+            "/ca.pem",
+            "/metrics",
+            "/apps",
+        ] {
+            assert!(!super::is_page(other), "{other}");
+        }
+    }
 }

@@ -23,8 +23,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::{self, RootCertStore};
 
-use super::{names, split_list, AcmeChallenge, Started};
-use crate::settings::Settings;
+use super::{names, split_list, AcmeChallenge, Started, TlsSettings};
 
 /// The ALPN protocol of TLS-ALPN-01 challenges (RFC 8737).
 pub const ACME_TLS_ALPN: &[u8] = rustls_acme::acme::ACME_TLS_ALPN_NAME;
@@ -60,10 +59,10 @@ async fn answer(State(answers): State<Http01Answers>, Path(token): Path<String>)
 
 /// The client side of talking to the CA: the usual web roots, and the directory's own CA
 /// when one is configured (a private ACME CA, or Pebble in tests).
-fn client_config(settings: &Settings) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+fn client_config(tls: &TlsSettings) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = &settings.tls.acme_directory_ca_file {
+    if let Some(path) = &tls.acme_directory_ca_file {
         for cert in CertificateDer::pem_file_iter(path)
             .with_context(|| format!("reading {}", path.display()))?
         {
@@ -82,8 +81,8 @@ fn client_config(settings: &Settings) -> anyhow::Result<Arc<rustls::ClientConfig
     ))
 }
 
-pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
-    let tls = &settings.tls;
+/// `data_dir` holds the cache (`acme/`).
+pub async fn start(tls: &TlsSettings, data_dir: &std::path::Path) -> anyhow::Result<Started> {
     let domains: Vec<String> = split_list(tls.acme_domains.as_deref())
         .into_iter()
         .map(|d| d.to_ascii_lowercase())
@@ -95,7 +94,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     if let Some(bad) = domains.iter().find(|d| !names::is_dns_name(d)) {
         anyhow::bail!("tls.acme_domains: {bad:?} is not a DNS name");
     }
-    let cache = settings.data_dir.join("acme");
+    let cache = data_dir.join("acme");
     std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
     #[cfg(unix)]
     {
@@ -103,7 +102,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700))?;
     }
-    let mut config = AcmeConfig::new_with_client_config(&domains, client_config(settings)?)
+    let mut config = AcmeConfig::new_with_client_config(&domains, client_config(tls)?)
         .directory(&tls.acme_directory_url)
         .challenge_type(match tls.acme_challenge {
             AcmeChallenge::TlsAlpn01 => UseChallenge::TlsAlpn01,

@@ -25,9 +25,8 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::sign::CertifiedKey;
 
-use super::{names, split_list, CaCertificate, CurrentCert, SharedNames, Started};
+use super::{names, split_list, CaCertificate, CurrentCert, SharedNames, Started, TlsSettings};
 use crate::keys::{write_private_once, write_replacing};
-use crate::settings::Settings;
 
 /// How long a server certificate is valid: within the 398 days every browser accepts.
 const SERVER_VALIDITY: time::Duration = time::Duration::days(397);
@@ -213,18 +212,19 @@ pub fn load_pem_files(cert: &Path, key: &Path) -> anyhow::Result<CertifiedKey> {
 }
 
 /// The names to issue for: this machine's, and `tls.extra_names`.
-fn wanted_names(settings: &Settings) -> Vec<String> {
-    let extra = split_list(settings.tls.extra_names.as_deref());
+fn wanted_names(tls: &TlsSettings) -> Vec<String> {
+    let extra = split_list(tls.extra_names.as_deref());
     names::local_names(&extra)
         .into_iter()
         .filter(|name| name.parse::<std::net::IpAddr>().is_ok() || names::is_dns_name(name))
         .collect()
 }
 
-pub fn start(settings: &Settings, shared: SharedNames) -> anyhow::Result<Started> {
-    let ca = LocalCa::load_or_create(&settings.data_dir)?;
-    let paths = Paths::new(&settings.data_dir);
-    let names = wanted_names(settings);
+/// The CA and certificates live under `data_dir`.
+pub fn start(tls: &TlsSettings, data_dir: &Path, shared: SharedNames) -> anyhow::Result<Started> {
+    let ca = LocalCa::load_or_create(data_dir)?;
+    let paths = Paths::new(data_dir);
+    let names = wanted_names(tls);
     let (cert, issued) = current(&ca, &paths, &names)?;
     if issued {
         tracing::debug!(names = %names.join(", "), "issued this server's HTTPS certificate");
@@ -233,8 +233,8 @@ pub fn start(settings: &Settings, shared: SharedNames) -> anyhow::Result<Started
     let certificate = ca.certificate.clone();
     let refresh = {
         let resolver = resolver.clone();
-        let settings = settings.clone();
-        let every = settings.tls.check_interval();
+        let settings = tls.clone();
+        let every = settings.check_interval();
         move |stop: tokio_util::sync::CancellationToken| -> futures::future::BoxFuture<'static, ()> {
             Box::pin(async move {
                 let mut ticks =

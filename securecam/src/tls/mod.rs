@@ -32,8 +32,6 @@ use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::settings::Settings;
-
 /// Where HTTPS listens when `https_addr` is not set.
 pub const DEFAULT_HTTPS_PORT: u16 = 8443;
 
@@ -200,8 +198,10 @@ pub struct Started {
 
 impl Tls {
     /// Sets up the mode's certificate (creating the local CA on first start); `None` when off.
-    pub async fn start(settings: &Settings) -> anyhow::Result<Option<Tls>> {
-        let tls = &settings.tls;
+    pub async fn start(
+        tls: &TlsSettings,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Option<Tls>> {
         let names = KnownHosts::default();
         let names_list = Arc::new(RwLock::new(Vec::new()));
         let shared = SharedNames {
@@ -210,9 +210,9 @@ impl Tls {
         };
         let started = match tls.mode {
             TlsMode::Off => return Ok(None),
-            TlsMode::SelfSigned => local_ca::start(settings, shared.clone())?,
+            TlsMode::SelfSigned => local_ca::start(tls, data_dir, shared.clone())?,
             TlsMode::Files => files::start(tls)?,
-            TlsMode::Acme => acme::start(settings).await?,
+            TlsMode::Acme => acme::start(tls, data_dir).await?,
         };
         shared.set(started.names.clone());
         let mut server_config = ServerConfig::builder_with_provider(Arc::new(
