@@ -136,9 +136,14 @@ impl Limit {
 pub struct RateLimits {
     /// Sign-in attempts from one IP address.
     pub sign_in_per_ip: Limit,
-    /// Sign-in attempts for one account since its last successful sign-in, wherever they
-    /// come from (each attempt takes a slot before the password is checked).
-    pub sign_in_failures_per_account: Limit,
+    /// Sign-in attempts for one account from one address since its last successful sign-in
+    /// (each attempt takes a slot before the password is checked). Over it, that address
+    /// waits; every other address, the owner's, still signs in.
+    pub sign_in_failures_per_account_and_address: Limit,
+    /// Failed sign-ins of one account from anywhere after which each further attempt waits
+    /// before its password is checked, 250 ms doubling up to 4 s: a guesser spread over many
+    /// addresses slows to a crawl, the owner loses a moment, and nobody is refused.
+    pub sign_in_slow_after_failures: Limit,
     /// Sign-ups from one IP address.
     pub sign_up_per_ip: Limit,
     /// Password-reset requests from one IP address.
@@ -155,7 +160,8 @@ impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {
             sign_in_per_ip: Limit::new(30, 60),
-            sign_in_failures_per_account: Limit::new(5, 15 * 60),
+            sign_in_failures_per_account_and_address: Limit::new(5, 15 * 60),
+            sign_in_slow_after_failures: Limit::new(5, 15 * 60),
             sign_up_per_ip: Limit::new(20, 10 * 60),
             password_reset_per_ip: Limit::new(10, 10 * 60),
             password_reset_per_account: Limit::new(3, 60 * 60),

@@ -10,9 +10,9 @@ use securecam_storage::{Database, EventViewer, NewAuditLog, Recording, StorageEr
 
 use crate::auth::cache::CredentialCache;
 use crate::auth::password::PasswordHasher;
-use crate::auth::rate_limit::RateLimiter;
+use crate::auth::rate_limit::{RateLimiter, SIGN_IN_DELAY_STEPS};
 use crate::bus::Bus;
-use crate::config::SignalConfig;
+use crate::config::{Limit, SignalConfig};
 use crate::mail::Mailer;
 use crate::media::MediaConfig;
 use crate::outbox::Outbox;
@@ -102,6 +102,8 @@ struct Inner {
 /// One limiter per rule of `config.rate_limits`.
 pub struct Limiters {
     pub sign_in_per_ip: RateLimiter,
+    pub sign_in_failures_per_account_and_address: RateLimiter,
+    /// Counts an account's failures from anywhere (never refuses; see `sign_in_delay`).
     pub sign_in_failures_per_account: RateLimiter,
     pub sign_up_per_ip: RateLimiter,
     pub password_reset_per_ip: RateLimiter,
@@ -122,7 +124,14 @@ impl AppState {
         let r = &config.rate_limits;
         let limits = Limiters {
             sign_in_per_ip: RateLimiter::new(r.sign_in_per_ip),
-            sign_in_failures_per_account: RateLimiter::new(r.sign_in_failures_per_account),
+            sign_in_failures_per_account_and_address: RateLimiter::new(
+                r.sign_in_failures_per_account_and_address,
+            ),
+            // Enough remembered failures to reach the longest delay.
+            sign_in_failures_per_account: RateLimiter::new(Limit::new(
+                r.sign_in_slow_after_failures.max + SIGN_IN_DELAY_STEPS,
+                r.sign_in_slow_after_failures.window_seconds,
+            )),
             sign_up_per_ip: RateLimiter::new(r.sign_up_per_ip),
             password_reset_per_ip: RateLimiter::new(r.password_reset_per_ip),
             password_reset_per_account: RateLimiter::new(r.password_reset_per_account),
@@ -205,6 +214,12 @@ impl AppState {
     /// A device was deleted: its token is forgotten and its connection, wherever it is,
     /// closed.
     pub fn device_removed(&self, device: uuid::Uuid) {
+        self.device_signed_out(device);
+    }
+
+    /// A device's token ended (the device deleted, or signed out by a password reset): the
+    /// token is forgotten and the device's connection, wherever it is, closed.
+    pub fn device_signed_out(&self, device: uuid::Uuid) {
         self.revoke(Revocation::Device { id: device });
         self.outbox().device_removed(device);
     }

@@ -136,9 +136,51 @@ pub async fn users(db: &dyn Database) {
     )
     .await
     .unwrap();
-    db.set_password_and_revoke_sessions(user.id, "$argon2id$new", NewAuditLog::new("test.reset"))
+    // A viewer device made with a (maybe stolen) session, and a camera paired by code.
+    let viewer = db
+        .create_device(
+            NewDevice {
+                user_id: user.id,
+                name: "Made by a thief".into(),
+                role: DeviceRole::Viewer,
+                platform: Platform::Web,
+                app_version: None,
+                push_provider: None,
+                push_token: None,
+            },
+            "pw-viewer-token",
+            NewAuditLog::new("device.create"),
+        )
         .await
         .unwrap();
+    db.create_device(
+        camera(user.id, "Porch"),
+        "pw-camera-token",
+        NewAuditLog::new("device.create"),
+    )
+    .await
+    .unwrap();
+    let signed_out = db
+        .set_password_and_revoke_sessions(user.id, "$argon2id$new", NewAuditLog::new("test.reset"))
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_out,
+        vec![viewer.id],
+        "viewer devices lose their tokens"
+    );
+    assert!(db
+        .get_device_by_token_hash("pw-viewer-token")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        db.get_device_by_token_hash("pw-camera-token")
+            .await
+            .unwrap()
+            .is_some(),
+        "camera phones keep theirs"
+    );
     let creds = db
         .get_user_credentials("ada@example.com")
         .await

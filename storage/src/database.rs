@@ -78,14 +78,16 @@ pub trait UserStore: Send + Sync {
 
     async fn get_user_credentials(&self, email: &str) -> StorageResult<Option<UserCredentials>>;
 
-    /// Sets a new password hash and ends every session of the user and every outstanding
-    /// password-reset secret (`password-reset:<user id>`), in one transaction.
+    /// Sets a new password hash and ends every session of the user, every outstanding
+    /// password-reset secret (`password-reset:<user id>`) and the tokens of every device that
+    /// is not a camera (what a thief with a session could have made; camera phones paired by
+    /// code keep theirs), in one transaction. Returns the devices whose tokens ended.
     async fn set_password_and_revoke_sessions(
         &self,
         user_id: Uuid,
         password_hash: &str,
         audit: NewAuditLog,
-    ) -> StorageResult<()>;
+    ) -> StorageResult<Vec<Uuid>>;
 
     async fn create_session(
         &self,

@@ -210,11 +210,11 @@ fn sigterm_lets_requests_in_flight_finish() {
         &[
             ("SECURECAM_HTTP_ADDR", "127.0.0.1:0"),
             (
-                "SECURECAM_SIGNAL__RATE_LIMITS__SIGN_IN_FAILURES_PER_ACCOUNT__MAX",
+                "SECURECAM_SIGNAL__RATE_LIMITS__SIGN_IN_FAILURES_PER_ACCOUNT_AND_ADDRESS__MAX",
                 "100",
             ),
             (
-                "SECURECAM_SIGNAL__RATE_LIMITS__SIGN_IN_FAILURES_PER_ACCOUNT__WINDOW_SECONDS",
+                "SECURECAM_SIGNAL__RATE_LIMITS__SIGN_IN_FAILURES_PER_ACCOUNT_AND_ADDRESS__WINDOW_SECONDS",
                 "60",
             ),
         ],

@@ -80,6 +80,18 @@ impl RateLimiter {
         }
     }
 
+    /// How many hits `key` has in its window now.
+    pub fn count(&self, key: &str, now: Instant) -> usize {
+        let mut hits = self.hits.lock().expect("rate limiter lock");
+        match hits.get_mut(key) {
+            Some(window) => {
+                self.expire(window, now);
+                window.len()
+            }
+            None => 0,
+        }
+    }
+
     /// Forgets `key` (e.g. an account's failures after a successful sign-in).
     pub fn clear(&self, key: &str) {
         self.hits.lock().expect("rate limiter lock").remove(key);
@@ -91,6 +103,22 @@ impl RateLimiter {
             .is_some_and(|&t| now.saturating_duration_since(t) >= self.limit.window())
         {
             window.pop_front();
+        }
+    }
+}
+
+/// Doublings of the sign-in delay: 250 ms, 500 ms, 1 s, 2 s, 4 s.
+pub const SIGN_IN_DELAY_STEPS: u32 = 5;
+
+/// How long a sign-in of an account that failed `failures` times lately (from anywhere) waits
+/// before its password is checked: nothing up to `after`, then 250 ms doubling to 4 s. A
+/// delay, never a refusal: the rightful owner always gets in.
+pub fn sign_in_delay(failures: usize, after: u32) -> Duration {
+    match failures.saturating_sub(after as usize) {
+        0 => Duration::ZERO,
+        over => {
+            let doublings = (over - 1).min(SIGN_IN_DELAY_STEPS as usize - 1) as u32;
+            Duration::from_millis(250) * 2u32.pow(doublings)
         }
     }
 }
@@ -127,6 +155,21 @@ mod tests {
         assert!(limiter.check("acct", t0).is_err());
         limiter.clear("acct");
         assert!(limiter.check("acct", t0).is_ok());
+    }
+
+    #[test]
+    fn sign_in_delays_grow_to_a_few_seconds_and_no_further() {
+        let delays: Vec<u64> = (0..12)
+            .map(|n| sign_in_delay(n, 5).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [0, 0, 0, 0, 0, 0, 250, 500, 1000, 2000, 4000, 4000]);
+        let limiter = RateLimiter::new(Limit::new(3, 60));
+        let t0 = Instant::now();
+        limiter.record("acct", t0);
+        limiter.record("acct", t0 + Duration::from_secs(30));
+        assert_eq!(limiter.count("acct", t0 + Duration::from_secs(59)), 2);
+        assert_eq!(limiter.count("acct", t0 + Duration::from_secs(60)), 1);
+        assert_eq!(limiter.count("other", t0), 0);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::rate_limit::retry_after_secs;
+use crate::auth::rate_limit::{retry_after_secs, sign_in_delay};
 use crate::auth::tokens::{self, RESET_TOKEN_PREFIX, USER_TOKEN_PREFIX};
 use crate::auth::UserCaller;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -232,11 +232,25 @@ pub async fn sign_in(
     let limits = state.limits();
     let email = normalize_email(&body.email);
     let account_key = format!("account:{email}");
+    let address_key = format!("account:{email}|{}", ip_key(&client));
     let at = Instant::now();
     rate_limited(limits.sign_in_per_ip.hit(&ip_key(&client), at))?;
-    // Every attempt takes a slot before the (slow) password check, atomically, so concurrent
-    // guesses cannot all slip past the limit; a successful sign-in gives the slots back.
-    rate_limited(limits.sign_in_failures_per_account.hit(&account_key, at))?;
+    // Guesses at an account are refused per address: every attempt takes a slot before the
+    // (slow) password check, atomically, so concurrent guesses cannot all slip past the
+    // limit; a successful sign-in gives the slots back. Another address is never refused...
+    rate_limited(
+        limits
+            .sign_in_failures_per_account_and_address
+            .hit(&address_key, at),
+    )?;
+    // ...but waits a little once the account has failed often from anywhere.
+    let delay = sign_in_delay(
+        limits.sign_in_failures_per_account.count(&account_key, at),
+        state.config().rate_limits.sign_in_slow_after_failures.max,
+    );
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
 
     let credentials = state.db().get_user_credentials(&email).await?;
     let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
@@ -244,6 +258,9 @@ pub async fn sign_in(
     let ok = state.passwords().verify(body.password, stored).await?;
     match (ok, credentials) {
         (true, Some(credentials)) => {
+            limits
+                .sign_in_failures_per_account_and_address
+                .clear(&address_key);
             limits.sign_in_failures_per_account.clear(&account_key);
             let user = credentials.user;
             let audit = NewAuditLog::new("auth.sign_in")
@@ -253,6 +270,9 @@ pub async fn sign_in(
             Ok(Json(AuthResponse { user, session }))
         }
         (_, credentials) => {
+            limits
+                .sign_in_failures_per_account
+                .record(&account_key, Instant::now());
             let mut entry = NewAuditLog::new("auth.sign_in_failed").ip(client.ip_string());
             entry = match credentials {
                 Some(c) => entry
@@ -424,6 +444,8 @@ async fn send_reset_link(
                 "Someone asked to reset the password of your SecureCam account.\n\n\
                  To choose a new password, open this link within {minutes} minutes:\n{link}\n\n\
                  Your reset token: {token}\n\n\
+                 A new password signs out every session and every viewing device (phones and \
+                 browsers that watch your cameras); camera phones stay paired.\n\n\
                  If it was not you, ignore this message; your password stays as it is.\n"
             ),
         })
@@ -457,7 +479,7 @@ pub async fn reset_password(
         .and_then(|id| Uuid::parse_str(id).ok())
         .ok_or_else(invalid)?;
     let hash = state.passwords().hash(body.new_password).await?;
-    state
+    let signed_out = state
         .db()
         .set_password_and_revoke_sessions(
             user_id,
@@ -466,6 +488,30 @@ pub async fn reset_password(
         )
         .await?;
     state.revoke(Revocation::UserSessions { user: user_id });
+    // A device made with a stolen session would outlive the reset: viewer devices are
+    // signed out too, their connections closed wherever they are.
+    for device in &signed_out {
+        state.device_signed_out(*device);
+    }
+    if let Some(user) = state.db().get_user(user_id).await? {
+        let devices = match signed_out.len() {
+            1 => "1 viewing device".to_string(),
+            n => format!("{n} viewing devices"),
+        };
+        let mail = Mail {
+            to: user.email,
+            subject: "Your SecureCam password was changed".to_string(),
+            body: format!(
+                "The password of your SecureCam account was just changed.\n\n\
+                 Every session and {devices} (phones and browsers that watch your cameras) \
+                 were signed out: sign in again on each. Camera phones stay paired.\n\n\
+                 If it was not you, reset your password again now.\n"
+            ),
+        };
+        if let Err(err) = state.mailer().send(mail).await {
+            tracing::warn!(error = ?err, "password change notice not sent");
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

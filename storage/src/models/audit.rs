@@ -72,6 +72,17 @@ impl NewAuditLog {
         self
     }
 
+    /// Adds one field to the metadata object (made one if it is null).
+    pub fn metadata_field(mut self, key: &str, value: Value) -> Self {
+        if !self.metadata.is_object() {
+            self.metadata = Value::Object(Default::default());
+        }
+        if let Value::Object(fields) = &mut self.metadata {
+            fields.insert(key.to_string(), value);
+        }
+        self
+    }
+
     pub fn ip(mut self, ip: Option<String>) -> Self {
         self.ip_address = ip;
         self

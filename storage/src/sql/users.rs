@@ -48,7 +48,7 @@ impl<B: Backend> crate::UserStore for SqlDatabase<B> {
         user_id: Uuid,
         password_hash: &str,
         audit: NewAuditLog,
-    ) -> StorageResult<()> {
+    ) -> StorageResult<Vec<Uuid>> {
         let mut tx = self.begin_write().await?;
         query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
@@ -64,9 +64,22 @@ impl<B: Backend> crate::UserStore for SqlDatabase<B> {
             .bind(format!("password-reset:{user_id}"))
             .execute(&mut tx)
             .await?;
-        write_audit(&mut tx, audit.or_target(user_id, "user", user_id)).await?;
+        let mut signed_out: Vec<Uuid> = query_scalar(
+            "DELETE FROM device_tokens WHERE device_id IN \
+             (SELECT id FROM devices WHERE user_id = $1 AND is_camera = $2) RETURNING device_id",
+        )
+        .bind(user_id)
+        .bind(false)
+        .fetch_all(&mut tx)
+        .await?;
+        signed_out.sort();
+        signed_out.dedup();
+        let audit = audit
+            .or_target(user_id, "user", user_id)
+            .metadata_field("devices_signed_out", serde_json::json!(signed_out));
+        write_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(signed_out)
     }
 
     async fn create_session(

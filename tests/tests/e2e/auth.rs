@@ -12,7 +12,7 @@ both_backends!(
     sign_in_and_sign_out,
     sessions_are_listed_and_revoked,
     password_reset_by_mailed_token,
-    sign_in_is_rate_limited_per_account,
+    guesses_lock_out_their_own_address_never_the_owner,
     sign_in_is_rate_limited_per_ip,
     concurrent_guesses_do_not_pass_the_account_limit,
     sessions_expire,
@@ -306,6 +306,19 @@ async fn password_reset_by_mailed_token(backend: Backend) {
             .status(),
         StatusCode::OK
     );
+    // What a thief with that session could make: a viewer device with a token of its own,
+    // connected. And a camera phone, which must stay paired.
+    let thiefs = app
+        .create_device(&user.token, "Thief's tablet", "viewer")
+        .await;
+    let porch = app.create_device(&user.token, "Porch", "camera").await;
+    assert_eq!(
+        app.get("/api/v1/events", Some(&thiefs.token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let mut thiefs_ws = app.connect_device(&thiefs.token).await;
 
     // Unknown email: the same 202, and no mail.
     let unknown = app
@@ -391,6 +404,29 @@ async fn password_reset_by_mailed_token(backend: Backend) {
         StatusCode::UNAUTHORIZED,
         "all sessions revoked"
     );
+    assert_eq!(
+        app.get("/api/v1/events", Some(&thiefs.token))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "viewer devices signed out"
+    );
+    securecam_tests::ws_close_code(&mut thiefs_ws).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/devices/{}", porch.id), Some(&porch.token))
+            .await
+            .status(),
+        StatusCode::OK,
+        "the camera phone keeps its token"
+    );
+    // The owner is told what the reset ended.
+    let notice = app.wait_for_mail(3).await;
+    assert!(
+        notice.body.contains("1 viewing device")
+            && notice.body.contains("Camera phones stay paired"),
+        "{}",
+        notice.body
+    );
     let old = app
         .post(
             "/api/v1/auth/sign-in",
@@ -428,27 +464,26 @@ async fn password_reset_by_mailed_token(backend: Backend) {
     );
 }
 
-async fn sign_in_is_rate_limited_per_account(backend: Backend) {
-    let app = spawn_app(backend).await;
+async fn guesses_lock_out_their_own_address_never_the_owner(backend: Backend) {
+    // Addresses as a trusted proxy reports them (X-Forwarded-For), so one test can be many
+    // clients.
+    let app = spawn_app_with(backend, |s| s.signal.trust_forwarded_for = true).await;
     let user = app.sign_up("eve@example.com").await;
+    let sign_in = |from: &'static str, password: String| {
+        let request = app
+            .client
+            .post(app.url("/api/v1/auth/sign-in"))
+            .header("x-forwarded-for", from)
+            .json(&json!({"email": "eve@example.com", "password": password}));
+        async move { request.send().await.unwrap() }
+    };
+    let attacker = "203.0.113.5";
     for _ in 0..5 {
-        let r = app
-            .post(
-                "/api/v1/auth/sign-in",
-                None,
-                &json!({"email": user.email, "password": "guess guess"}),
-            )
-            .await;
+        let r = sign_in(attacker, "guess guess".into()).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    // Even the right password waits now: the account is being guessed at.
-    let limited = app
-        .post(
-            "/api/v1/auth/sign-in",
-            None,
-            &json!({"email": user.email, "password": user.password}),
-        )
-        .await;
+    // The guessing address waits now, even with the right password...
+    let limited = sign_in(attacker, user.password.clone()).await;
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -456,6 +491,32 @@ async fn sign_in_is_rate_limited_per_account(backend: Backend) {
         .unwrap();
     assert!((1..=900).contains(&retry_after), "{retry_after}");
     expect_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // ...and the owner, elsewhere, is not locked out.
+    let owner = sign_in("198.51.100.7", user.password.clone()).await;
+    assert_eq!(owner.status(), StatusCode::OK);
+
+    // Guesses from many addresses at once: each address gets its five tries, the account
+    // only slows down (a delay before the check), and the right password still works.
+    let guesses = ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]
+        .into_iter()
+        .flat_map(|from| (0..5).map(move |i| (from, format!("wrong {i}"))))
+        .map(|(from, password)| sign_in(from, password));
+    let statuses: Vec<StatusCode> = futures::future::join_all(guesses)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    let owner = sign_in("198.51.100.7", user.password.clone()).await;
+    assert_eq!(
+        owner.status(),
+        StatusCode::OK,
+        "never a refusal for the owner"
+    );
+
     // Another account is not affected.
     let other = app.sign_up("frank@example.com").await;
     let ok = app
