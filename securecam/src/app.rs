@@ -58,6 +58,8 @@ pub struct Application {
     ca_sha256: Option<String>,
     /// ACME HTTP-01 answers, on the HTTP listener.
     http01: Option<tls::acme::Http01Answers>,
+    /// Timeouts and connection caps of both listeners.
+    connection_limits: listeners::ConnectionLimits,
     router: Router,
     db: Arc<dyn Database>,
     components: Vec<Component>,
@@ -232,6 +234,7 @@ impl Application {
             https_urls,
             ca_sha256,
             http01,
+            connection_limits: settings.http.clone(),
             router,
             db,
             components,
@@ -396,18 +399,27 @@ impl Application {
             )),
             None => http_router,
         };
+        // One count of open connections for both listeners.
+        let admission = listeners::Admission::new(self.connection_limits.clone());
         let http = listeners::serve(
             Listener {
                 tcp: self.listener,
                 tls: None,
             },
             http_router,
+            admission.clone(),
             stopping.clone().cancelled_owned(),
         );
         let https = async {
             match self.https {
                 Some(https) => {
-                    listeners::serve(https, self.router, stopping.clone().cancelled_owned()).await
+                    listeners::serve(
+                        https,
+                        self.router,
+                        admission.clone(),
+                        stopping.clone().cancelled_owned(),
+                    )
+                    .await
                 }
                 None => Ok(()),
             }

@@ -5,9 +5,12 @@
 //! Not `axum::serve`: it has no TLS, and no way to bound how long a client may take to send
 //! its request headers.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -19,17 +22,194 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use securecam_signal::types::links::Scheme;
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::tls::acme;
 
-/// A client has this long to finish its TLS handshake...
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// ...and to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long clients may take and how many connections they may hold (`SECURECAM_HTTP__*`),
+/// so slow or idle clients cannot exhaust the server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ConnectionLimits {
+    /// Seconds a client has to finish its TLS handshake and to send a request's headers.
+    /// Hyper starts this clock also while an HTTP/1.1 connection waits for its next request,
+    /// so an idle HTTP/1.1 keep-alive connection closes after this long too.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may pass with no byte read or written before it is closed
+    /// (HTTP/2 connections, and WebSockets, which the server pings well within it).
+    pub idle_timeout_secs: u64,
+    /// Connections open at once, over all clients; more are closed on accept.
+    pub max_connections: usize,
+    /// Connections open at once from one address.
+    pub max_connections_per_address: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
+            max_connections_per_address: 256,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs.max(1))
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.max(1))
+    }
+}
+
+/// The connections open now, in all and per address (shared by both listeners).
+pub struct Admission {
+    limits: ConnectionLimits,
+    total: Arc<Semaphore>,
+    per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Admission {
+    pub fn new(limits: ConnectionLimits) -> Arc<Self> {
+        Arc::new(Admission {
+            total: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+            per_address: Arc::default(),
+            limits,
+        })
+    }
+
+    /// A slot for a connection from `ip`, held until the connection ends; `None` when the
+    /// server or that address is at its limit.
+    fn admit(&self, ip: IpAddr) -> Option<Slot> {
+        let total = self.total.clone().try_acquire_owned().ok()?;
+        let mut open = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(ip).or_default();
+        if *count >= self.limits.max_connections_per_address.max(1) {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            _total: total,
+            ip,
+            per_address: self.per_address.clone(),
+        })
+    }
+}
+
+struct Slot {
+    _total: tokio::sync::OwnedSemaphorePermit,
+    ip: IpAddr,
+    per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A connection that fails with `TimedOut` once nothing was read or written for `idle`. The
+/// clock is a timestamp bumped on every transfer and one timer that re-arms only when it
+/// fires, not a timer reset per read.
+struct IdleTimeout<T> {
+    inner: T,
+    idle: Duration,
+    last_activity: Instant,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl<T> IdleTimeout<T> {
+    fn new(inner: T, idle: Duration) -> Self {
+        IdleTimeout {
+            inner,
+            idle,
+            last_activity: Instant::now(),
+            timer: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+
+    /// `Err` when the connection has been idle too long (after a pending read or write).
+    fn check_idle(&mut self, cx: &mut Context<'_>) -> std::io::Result<()> {
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let deadline = self.last_activity + self.idle;
+            if Instant::now() >= deadline {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connection idle",
+                ));
+            }
+            self.timer.as_mut().reset(deadline);
+        }
+        Ok(())
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    self.last_activity = Instant::now();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => match self.check_idle(cx) {
+                Ok(()) => Poll::Pending,
+                Err(err) => Poll::Ready(Err(err)),
+            },
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, data) {
+            Poll::Ready(result) => {
+                if matches!(result, Ok(n) if n > 0) {
+                    self.last_activity = Instant::now();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => match self.check_idle(cx) {
+                Ok(()) => Poll::Pending,
+                Err(err) => Poll::Ready(Err(err)),
+            },
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
 
 /// One listener's socket and, for HTTPS, its TLS configuration.
 pub struct Listener {
@@ -51,15 +231,18 @@ impl Listener {
 pub async fn serve(
     listener: Listener,
     router: Router,
+    admission: Arc<Admission>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let scheme = listener.scheme();
     let tls = listener.tls.map(TlsAcceptor::from);
+    let header_read_timeout = admission.limits.header_read_timeout();
+    let idle_timeout = admission.limits.idle_timeout();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(header_read_timeout);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -75,7 +258,12 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        let Some(slot) = admission.admit(remote.ip()) else {
+            tracing::debug!(%remote, "connection refused: at the connection limit");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
+        let stream = IdleTimeout::new(stream, idle_timeout);
         let router = router.clone();
         let service =
             hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
@@ -88,37 +276,38 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let result =
-                match tls {
-                    None => {
-                        let connection =
-                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                        watcher.watch(connection.into_owned()).await
+            // Counted until the connection ends.
+            let _slot = slot;
+            let result = match tls {
+                None => {
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(connection.into_owned()).await
+                }
+                Some(acceptor) => {
+                    let stream =
+                        match tokio::time::timeout(header_read_timeout, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(err)) => {
+                                tracing::debug!(%remote, error = %err, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%remote, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    // An ACME CA checking a TLS-ALPN-01 challenge wants the handshake only.
+                    if acme::is_challenge(stream.get_ref().1.alpn_protocol()) {
+                        return;
                     }
-                    Some(acceptor) => {
-                        let stream =
-                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                                .await
-                            {
-                                Ok(Ok(stream)) => stream,
-                                Ok(Err(err)) => {
-                                    tracing::debug!(%remote, error = %err, "TLS handshake failed");
-                                    return;
-                                }
-                                Err(_) => {
-                                    tracing::debug!(%remote, "TLS handshake timed out");
-                                    return;
-                                }
-                            };
-                        // An ACME CA checking a TLS-ALPN-01 challenge wants the handshake only.
-                        if acme::is_challenge(stream.get_ref().1.alpn_protocol()) {
-                            return;
-                        }
-                        let connection =
-                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                        watcher.watch(connection.into_owned()).await
-                    }
-                };
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(connection.into_owned()).await
+                }
+            };
             if let Err(err) = result {
                 tracing::debug!(%remote, error = %err, "connection ended with an error");
             }

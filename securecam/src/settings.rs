@@ -23,6 +23,8 @@ pub struct Settings {
     pub https_addr: Option<SocketAddr>,
     /// The HTTPS certificate: a local certificate authority (default), files, ACME, or off.
     pub tls: crate::tls::TlsSettings,
+    /// Timeouts and connection caps of both listeners.
+    pub http: crate::serve::ConnectionLimits,
     /// Where the SQLite database, clips and keys live by default.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; default `sqlite://<data dir>/securecam.db`.
@@ -226,6 +228,7 @@ impl Default for Settings {
             http_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
             https_addr: None,
             tls: crate::tls::TlsSettings::default(),
+            http: crate::serve::ConnectionLimits::default(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
             database_max_connections: None,

@@ -7,6 +7,7 @@
 mod auth;
 mod browser;
 mod commands;
+mod connections;
 mod devices;
 mod events;
 mod https;
