@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIGNAL_LAYERS = {
     # 1. types: plain data, no I/O.
     "types::*": 1, "config": 1, "media": 1, "playback": 1, "mail": 1, "auth::tokens": 1,
-    "auth::password": 1, "auth::rate_limit": 1, "commands::payload": 1, "ws::flood": 1,
+    "auth::password": 1, "auth::rate_limit": 1, "auth::rights": 1, "commands::payload": 1, "ws::flood": 1,
     # 2. state and delivery.
     "bus": 2, "ws::hub": 2, "outbox": 2, "state": 2, "auth::cache": 2, "fanout": 2,
     "webhooks": 2,

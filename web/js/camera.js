@@ -276,12 +276,9 @@ export class CameraApp {
     }));
     const unpair = h('button', { type: 'button', class: 'danger', text: 'Unpair this camera' });
     unpair.addEventListener('click', () => busy(unpair, async () => {
-      if (!window.confirm('Remove this camera from its account? It will need a new pairing code.')) return;
-      try {
-        await api(`/api/v1/devices/${this.creds.device_id}`, { method: 'DELETE', token: this.creds.device_token });
-      } catch {
-        // Forgetting the credential here is what matters to this device.
-      }
+      if (!window.confirm('Unpair this phone? It forgets its camera credential and will need a new pairing code; the owner removes the camera from the account in the app.')) return;
+      // A camera's token deletes nothing, itself included (a thief would unpair a camera to
+      // hide it): this phone forgets its credential, the owner removes the device.
       this.removedFromAccount();
     }));
     this.nameEl = h('h2', { text: name });

@@ -1,11 +1,13 @@
 use std::time::Instant;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use chrono::Duration;
 use securecam_storage::now;
 
+use super::rights::{camera_access, CameraAccess, CAMERA_NOT_ALLOWED, CAMERA_NOT_ALLOWED_DETAIL};
 use super::tokens::{self, DEVICE_TOKEN_PREFIX, USER_TOKEN_PREFIX};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -98,9 +100,48 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(caller.clone());
         }
         let caller = authenticate(state, bearer(parts)?).await?;
+        allowed(&caller, parts)?;
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
+}
+
+fn allowed(caller: &Caller, parts: &Parts) -> Result<(), ApiError> {
+    check_rights(caller, &parts.method, &parts.uri, &parts.extensions)
+}
+
+/// A camera's device token only on a camera's routes (`super::rights`); any other
+/// credential here is for its handler to judge. For handlers that authenticate by hand.
+pub fn check_rights(
+    caller: &Caller,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    extensions: &axum::http::Extensions,
+) -> Result<(), ApiError> {
+    let Caller::Device { device } = caller else {
+        return Ok(());
+    };
+    if !device.is_camera {
+        return Ok(());
+    }
+    let path = uri.path();
+    let route = extensions
+        .get::<MatchedPath>()
+        .map_or(path, |matched| matched.as_str());
+    match camera_access(method, route, path, &device.id.to_string()) {
+        CameraAccess::Allowed => Ok(()),
+        CameraAccess::NotAllowed => Err(camera_not_allowed()),
+        CameraAccess::NotItself => Err(ApiError::not_found("device")),
+    }
+}
+
+/// The answer to a camera's token used for something only its owner may do.
+pub fn camera_not_allowed() -> ApiError {
+    ApiError::client(
+        StatusCode::FORBIDDEN,
+        CAMERA_NOT_ALLOWED,
+        CAMERA_NOT_ALLOWED_DETAIL,
+    )
 }
 
 impl FromRequestParts<AppState> for UserCaller {

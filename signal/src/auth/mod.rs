@@ -5,7 +5,8 @@ pub mod cache;
 mod caller;
 pub mod password;
 pub mod rate_limit;
+pub mod rights;
 pub mod tokens;
 
 pub use crate::types::identity::{Caller, UserCaller};
-pub use caller::{authenticate, bearer_token};
+pub use caller::{authenticate, bearer_token, camera_not_allowed, check_rights};

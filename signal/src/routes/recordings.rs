@@ -16,7 +16,7 @@ use tower_http::services::ServeFile;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::auth::{authenticate, bearer_token, Caller};
+use crate::auth::{authenticate, bearer_token, check_rights, Caller};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, ApiQuery, LinkBase};
 use crate::pagination::ListQuery;
@@ -167,6 +167,12 @@ pub async fn media(
         }
         None => {
             let caller = authenticate(&state, bearer_token(request.headers())?).await?;
+            check_rights(
+                &caller,
+                request.method(),
+                request.uri(),
+                request.extensions(),
+            )?;
             (caller.event_viewer(), caller.device_id())
         }
     };

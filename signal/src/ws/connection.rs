@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::flood::FloodGuard;
 use super::hub::close;
+use crate::auth::rights;
 use crate::commands::delivery;
 use crate::commands::send::send;
 use crate::commands::store::{SendError, SendRequest};
@@ -220,6 +221,15 @@ async fn handle(state: &AppState, device: &Device, body: &str) -> Option<ServerM
             ttl_seconds,
             idempotency_key,
         }) => {
+            // Commands are the owner's to send: a stolen camera phone must not sound the
+            // siren or open live views on the other cameras (see `auth::rights`).
+            if device.is_camera {
+                return Some(ServerMessage::Error {
+                    code: rights::CAMERA_NOT_ALLOWED,
+                    message: rights::CAMERA_NOT_ALLOWED_DETAIL.to_string(),
+                    reference,
+                });
+            }
             let sender = Sender {
                 user_id: device.user_id,
                 device_id: Some(device.id),

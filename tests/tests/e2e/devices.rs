@@ -155,15 +155,22 @@ async fn device_tokens_act_only_for_their_device(backend: Backend) {
             Some(&camera.token),
         )
         .await;
-    expect_problem(sibling_delete, StatusCode::NOT_FOUND, "not_found").await;
+    expect_problem(
+        sibling_delete,
+        StatusCode::FORBIDDEN,
+        "camera_token_not_allowed",
+    )
+    .await;
 
-    // Account endpoints need a user token.
+    // Account endpoints need a user token; a camera's token is not even a viewer's.
     for path in [
         "/api/v1/auth/session",
         "/api/v1/auth/sessions",
         "/api/v1/audit-logs",
     ] {
         let response = app.get(path, Some(&camera.token)).await;
+        expect_problem(response, StatusCode::FORBIDDEN, "camera_token_not_allowed").await;
+        let response = app.get(path, Some(&viewer.token)).await;
         expect_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
     }
     let create = app
@@ -173,7 +180,7 @@ async fn device_tokens_act_only_for_their_device(backend: Backend) {
             &json!({"name": "x", "role": "camera", "platform": "web"}),
         )
         .await;
-    expect_problem(create, StatusCode::FORBIDDEN, "forbidden").await;
+    expect_problem(create, StatusCode::FORBIDDEN, "camera_token_not_allowed").await;
 
     let logs = expect_json(
         app.get("/api/v1/audit-logs", Some(&user.token)).await,
@@ -187,18 +194,29 @@ async fn device_tokens_act_only_for_their_device(backend: Backend) {
         "the device's own update names it as actor"
     );
 
-    // A device may unpair itself; its token dies with it.
-    assert_eq!(
+    // A camera deletes nothing, not even itself (a thief would unpair it to hide): the
+    // owner removes it. A viewing device may unpair itself; its token dies with it.
+    expect_problem(
         app.delete(
             &format!("/api/v1/devices/{}", camera.id),
-            Some(&camera.token)
+            Some(&camera.token),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "camera_token_not_allowed",
+    )
+    .await;
+    assert_eq!(
+        app.delete(
+            &format!("/api/v1/devices/{}", viewer.id),
+            Some(&viewer.token)
         )
         .await
         .status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        app.get("/api/v1/devices", Some(&camera.token))
+        app.get("/api/v1/devices", Some(&viewer.token))
             .await
             .status(),
         StatusCode::UNAUTHORIZED

@@ -21,6 +21,7 @@ mod owner_isolation;
 mod pairing;
 mod recordings;
 mod relay_nodes;
+mod rights;
 mod streams;
 mod web_app;
 mod websocket;

@@ -385,7 +385,7 @@ async fn webhook_endpoints_are_validated_owned_and_audited(backend: Backend) {
         )
         .await,
         StatusCode::FORBIDDEN,
-        "forbidden",
+        "camera_token_not_allowed",
     )
     .await;
 
