@@ -96,8 +96,14 @@ impl RtcFactory {
     /// Checks the offer and answers it: recvonly for a publisher, sendonly for a viewer.
     pub fn answer(&self, now: Instant, role: LegRole, sdp: &str) -> Result<NewPeer, OfferError> {
         offer::check(sdp, role)?;
-        let parsed =
-            SdpOffer::from_sdp_string(sdp).map_err(|e| OfferError::Malformed(e.to_string()))?;
+        // The parser's own messages name its internals (`PointerOffset(0x…)`): logged here,
+        // and the client told what is wrong in words of the standard.
+        let parsed = SdpOffer::from_sdp_string(sdp).map_err(|e| {
+            tracing::debug!(error = %e, "an SDP offer did not parse");
+            OfferError::Malformed(
+                "the offer is not valid SDP (RFC 8866): a line is malformed or out of order".into(),
+            )
+        })?;
         let creds = IceCreds::new();
         let mut config = RtcConfig::new()
             .set_ice_lite(true)
@@ -122,10 +128,14 @@ impl RtcFactory {
                 .map_err(|e| OfferError::Malformed(format!("candidate {addr}: {e}")))?;
             rtc.add_local_candidate(candidate);
         }
-        let answer = rtc
-            .sdp_api()
-            .accept_offer(parsed)
-            .map_err(|e| OfferError::Malformed(e.to_string()))?;
+        let answer = rtc.sdp_api().accept_offer(parsed).map_err(|e| {
+            tracing::debug!(error = %e, "an SDP offer could not be negotiated");
+            OfferError::Malformed(
+                "the offer could not be negotiated (check its ICE credentials, DTLS fingerprint \
+                 and media sections)"
+                    .into(),
+            )
+        })?;
         let mut tracks = Vec::new();
         for (mid, kind) in offer::media_mids(sdp) {
             let mid: Mid = mid.as_str().into();

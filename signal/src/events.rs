@@ -10,6 +10,7 @@ use crate::fanout::to_camera_audience;
 use crate::recording::{self, feed};
 use crate::state::Core;
 use crate::types::protocol::ServerMessage;
+use crate::types::text::refused_character;
 
 const MAX_TITLE_CHARS: usize = 200;
 /// A camera's clock may run a little ahead; further than this is a mistake.
@@ -74,6 +75,11 @@ pub async fn start(
             return Err(EventError::Invalid(format!(
                 "title must be 1 to {MAX_TITLE_CHARS} characters"
             )))
+        }
+        Some(t) if refused_character(&t).is_some() => {
+            return Err(EventError::Invalid(
+                "title must not contain control or bidirectional-override characters".into(),
+            ))
         }
         Some(t) => t,
         None => default_title(triggered_by).to_string(),

@@ -24,6 +24,7 @@ use crate::mail::Mail;
 use crate::pagination::ListQuery;
 use crate::state::AppState;
 use crate::types::bus::Revocation;
+use crate::types::text::refused_character;
 
 const MIN_PASSWORD_LEN: usize = 8;
 const MAX_PASSWORD_LEN: usize = 256;
@@ -118,6 +119,12 @@ pub fn validate_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
+    }
+    if let Some(c) = refused_character(name) {
+        return Err(ApiError::invalid(format!(
+            "name must not contain control or bidirectional-override characters (U+{:04X})",
+            c as u32
+        )));
     }
     Ok(name.to_string())
 }

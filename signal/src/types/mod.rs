@@ -6,4 +6,5 @@ pub mod bus;
 pub mod identity;
 pub mod links;
 pub mod protocol;
+pub mod text;
 pub mod views;

@@ -9,7 +9,93 @@ both_backends!(
     device_tokens_act_only_for_their_device,
     bad_device_input_is_refused_and_nothing_kept,
     device_lists_are_paginated,
+    names_and_titles_refuse_control_and_bidi_characters,
 );
+
+/// A NUL breaks clients written in C and logs; an override makes `gpj.exe` read `exe.jpg`.
+async fn names_and_titles_refuse_control_and_bidi_characters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.sign_up("owner@example.com").await;
+    let camera = app.create_device(&user.token, "Porch", "camera").await;
+    for bad in [
+        "nul\u{0}byte",
+        "new\nline",
+        "evil\u{202E}gpj.exe",
+        "iso\u{2066}late",
+    ] {
+        let create = app
+            .post(
+                "/api/v1/devices",
+                Some(&user.token),
+                &json!({"name": bad, "role": "viewer", "platform": "web"}),
+            )
+            .await;
+        expect_problem(
+            create,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        let rename = app
+            .request(
+                Method::PATCH,
+                &format!("/api/v1/devices/{}", camera.id),
+                Some(&user.token),
+                Some(&json!({ "name": bad })),
+            )
+            .await;
+        expect_problem(
+            rename,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        let pairing = app
+            .post(
+                "/api/v1/pairing-codes",
+                None,
+                &json!({"name": bad, "platform": "android"}),
+            )
+            .await;
+        expect_problem(
+            pairing,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        let event = app
+            .post(
+                "/api/v1/events",
+                Some(&camera.token),
+                &json!({"triggered_by": "motion", "title": bad}),
+            )
+            .await;
+        assert_eq!(event.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+    }
+    // Nothing was kept: the camera keeps its name, no device or event was made.
+    let me = expect_json(
+        app.get(&format!("/api/v1/devices/{}", camera.id), Some(&user.token))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(me["name"], "Porch");
+    let devices = expect_json(
+        app.get("/api/v1/devices", Some(&user.token)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(devices["items"].as_array().unwrap().len(), 1);
+    // Letters of any script and emoji are names like any other.
+    let fine = app
+        .post(
+            "/api/v1/devices",
+            Some(&user.token),
+            &json!({"name": "Küche – 東京 📷", "role": "viewer", "platform": "web"}),
+        )
+        .await;
+    assert_eq!(fine.status(), StatusCode::CREATED);
+}
 
 async fn create_list_get_patch_delete(backend: Backend) {
     let app = spawn_app(backend).await;
