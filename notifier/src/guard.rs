@@ -4,46 +4,102 @@
 //! resolved (so a name that resolves to 127.0.0.1 is refused too, and no redirect is ever
 //! followed). `allow_private_targets` lifts the rule for tests and LAN set-ups.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// Blocks of the IANA IPv4 Special-Purpose Address Registry (RFC 6890, as updated to 2024)
+/// whose addresses are not globally reachable, plus multicast (224.0.0.0/4, not unicast):
+/// (first address, prefix length). Data, so a new registry entry is one line.
+const V4_NOT_GLOBAL: &[([u8; 4], u8)] = &[
+    ([0, 0, 0, 0], 8),       // "this network"
+    ([10, 0, 0, 0], 8),      // private use
+    ([100, 64, 0, 0], 10),   // shared address space (carrier-grade NAT)
+    ([127, 0, 0, 0], 8),     // loopback
+    ([169, 254, 0, 0], 16),  // link local (cloud metadata services live here)
+    ([172, 16, 0, 0], 12),   // private use
+    ([192, 0, 0, 0], 24),    // IETF protocol assignments
+    ([192, 0, 2, 0], 24),    // documentation (TEST-NET-1)
+    ([192, 88, 99, 0], 24),  // deprecated 6to4 relay anycast
+    ([192, 168, 0, 0], 16),  // private use
+    ([198, 18, 0, 0], 15),   // benchmarking
+    ([198, 51, 100, 0], 24), // documentation (TEST-NET-2)
+    ([203, 0, 113, 0], 24),  // documentation (TEST-NET-3)
+    ([224, 0, 0, 0], 4),     // multicast
+    ([240, 0, 0, 0], 4),     // reserved, and the limited broadcast address
+];
+
+/// The same from the IANA IPv6 Special-Purpose Address Registry, plus the deprecated and
+/// multicast blocks. Prefixes that embed an IPv4 address are judged by that address instead
+/// (see [`embedded_v4`]).
+const V6_NOT_GLOBAL: &[(u128, u8)] = &[
+    (0, 128),                                        // unspecified
+    (1, 128),                                        // loopback
+    (0, 96),                                         // IPv4-compatible (deprecated)
+    (0x0064_ff9b_0001_0000_0000_0000_0000_0000, 48), // local-use IPv4/IPv6 translation
+    (0x0100_0000_0000_0000_0000_0000_0000_0000, 64), // discard-only
+    (0x0100_0000_0000_0001_0000_0000_0000_0000, 64), // dummy IPv6 prefix
+    (0x2001_0000_0000_0000_0000_0000_0000_0000, 23), // IETF protocol assignments (Teredo, ORCHID, benchmarking…)
+    (0x2001_0db8_0000_0000_0000_0000_0000_0000, 32), // documentation
+    (0x2002_0000_0000_0000_0000_0000_0000_0000, 16), // 6to4 (relays reach any IPv4 address)
+    (0x3fff_0000_0000_0000_0000_0000_0000_0000, 20), // documentation
+    (0x5f00_0000_0000_0000_0000_0000_0000_0000, 16), // segment routing SIDs
+    (0xfc00_0000_0000_0000_0000_0000_0000_0000, 7),  // unique local
+    (0xfe80_0000_0000_0000_0000_0000_0000_0000, 10), // link local
+    (0xfec0_0000_0000_0000_0000_0000_0000_0000, 10), // site local (deprecated)
+    (0xff00_0000_0000_0000_0000_0000_0000_0000, 8),  // multicast
+];
+
+/// IPv6 prefixes whose last 32 bits are an IPv4 address the packet ends up at: IPv4-mapped
+/// (`::ffff:0:0/96`), IPv4-translated (`::ffff:0:0:0/96`, RFC 2765) and the well-known NAT64
+/// prefix (`64:ff9b::/96`, RFC 6052).
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let bits = u128::from(v6);
+    let v4 = Ipv4Addr::from((bits & 0xffff_ffff) as u32);
+    [
+        (0x0000_0000_0000_0000_0000_ffff_0000_0000u128, 96u8),
+        (0x0000_0000_0000_0000_ffff_0000_0000_0000, 96),
+        (0x0064_ff9b_0000_0000_0000_0000_0000_0000, 96),
+    ]
+    .iter()
+    .any(|&(prefix, len)| in_block(bits, prefix, len))
+    .then_some(v4)
+}
+
+fn in_block(bits: u128, prefix: u128, len: u8) -> bool {
+    let mask = match len {
+        0 => 0,
+        len => u128::MAX << (128 - u32::from(len)),
+    };
+    bits & mask == prefix & mask
+}
 
 /// Whether `ip` is an address on the public internet.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => is_public_v4(v4),
+            None => {
+                let bits = u128::from(v6);
+                !V6_NOT_GLOBAL
+                    .iter()
+                    .any(|&(prefix, len)| in_block(bits, prefix, len))
             }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || v6.segments()[..2] == [0x2001, 0x0db8] // documentation
-                || v6.segments()[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible
-        }
+        },
     }
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    !(ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
-        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
-        || (a == 198 && (18..20).contains(&b)) // benchmarking
-        || a >= 240) // reserved
+    let bits = u32::from(ip);
+    !V4_NOT_GLOBAL.iter().any(|&(first, len)| {
+        let mask = match len {
+            0 => 0,
+            len => u32::MAX << (32 - u32::from(len)),
+        };
+        bits & mask == u32::from(Ipv4Addr::from(first)) & mask
+    })
 }
 
 /// Why a target URL is refused before any request, if it is: only `http`/`https`, and no
@@ -122,6 +178,22 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "2001:db8::1",
+            // What the first guard let through: NAT64, 6to4, IPv4-translated, the 6to4
+            // relay anycast block, Teredo, the newer documentation prefix.
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2002:0808:0808::1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
+            "192.88.99.1",
+            "2001::1",
+            "3fff::1",
+            "198.51.100.7",
+            "203.0.113.1",
+            "192.0.0.8",
+            "ff02::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
@@ -131,6 +203,9 @@ mod tests {
             "172.32.0.1",
             "2a00:1450:4001::1",
             "::ffff:8.8.8.8",
+            // A public IPv4 address through the well-known NAT64 prefix stays public.
+            "64:ff9b::808:808",
+            "192.88.100.1",
         ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
