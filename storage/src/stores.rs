@@ -241,8 +241,13 @@ pub trait EventStore: Send + Sync {
         filter: crate::EventFilter,
         page: PageRequest,
     ) -> StorageResult<Page<crate::Event>>;
-    /// The recordings of an event (the caller has checked it may see the event).
-    async fn event_recordings(&self, event: Uuid) -> StorageResult<Vec<crate::Recording>>;
+    /// The newest `limit` recordings of an event, oldest of them first (the caller has checked
+    /// it may see the event).
+    async fn event_recordings(
+        &self,
+        event: Uuid,
+        limit: u32,
+    ) -> StorageResult<Vec<crate::Recording>>;
 }
 
 /// Stream sessions (table `stream_sessions`). A viewer is a user (user token) or a device

@@ -45,8 +45,14 @@ pub struct EventCreated {
 pub struct EventWithRecordings {
     #[serde(flatten)]
     pub event: Event,
+    /// Its newest clips, at most 20 (oldest of them first); all of them are listed by
+    /// `GET /api/v1/recordings?event_id=`.
     pub recordings: Vec<RecordingView>,
 }
+
+/// Clips embedded in one event at most: an event with thousands of uploads must not make one
+/// answer (and one playback token per clip) unbounded.
+const EMBEDDED_RECORDINGS: u32 = 20;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -165,7 +171,7 @@ pub async fn get(
     let who = caller.event_viewer();
     let recordings = state
         .db()
-        .event_recordings(event.id)
+        .event_recordings(event.id, EMBEDDED_RECORDINGS)
         .await?
         .into_iter()
         .map(|r| state.recording_view(r, Some(who), links.as_str()))

@@ -152,7 +152,13 @@ pub async fn recordings(db: &dyn Database) {
         .unwrap();
     assert_eq!(failed.status, RecordingStatus::Failed);
     assert_eq!(failed.error.as_deref(), Some("upload refused"));
-    assert_eq!(db.event_recordings(event.id).await.unwrap().len(), 2);
+    let both = db.event_recordings(event.id, 10).await.unwrap();
+    assert_eq!(both.len(), 2);
+    assert!(both[0].id < both[1].id, "oldest first");
+    // Bounded: the newest only.
+    let newest = db.event_recordings(event.id, 1).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].id, both[1].id);
     let shown = db.get_event(user(ada), event.id).await.unwrap().unwrap();
     assert_eq!(shown.video_url.as_deref(), Some(media.as_str()));
 

@@ -291,12 +291,22 @@ impl<B: Backend> crate::EventStore for SqlDatabase<B> {
         Ok(rows)
     }
 
-    async fn event_recordings(&self, event: Uuid) -> crate::StorageResult<Vec<crate::Recording>> {
+    async fn event_recordings(
+        &self,
+        event: Uuid,
+        limit: u32,
+    ) -> crate::StorageResult<Vec<crate::Recording>> {
         use super::recordings::RECORDING_COLUMNS;
         let sql = format!(
             "SELECT {RECORDING_COLUMNS} FROM recordings WHERE event_id = $1 AND status <> 'deleted' \
-             ORDER BY id"
+             ORDER BY id DESC LIMIT $2"
         );
-        Ok(query(&sql).bind(event).fetch_all(self.pool()).await?)
+        let mut newest: Vec<crate::Recording> = query(&sql)
+            .bind(event)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+        newest.reverse();
+        Ok(newest)
     }
 }
