@@ -14,7 +14,7 @@ use anyhow::Context;
 use tokio_rustls::rustls;
 
 use super::local_ca::load_pem_files;
-use super::{CurrentCert, Started, TlsSettings};
+use super::{periodic, CurrentCert, Started, TlsSettings};
 
 /// What identifies a file's content without reading it.
 #[derive(Debug, PartialEq, Eq, Clone)]
@@ -46,42 +46,31 @@ pub fn start(settings: &TlsSettings) -> anyhow::Result<Started> {
         .context("tls.mode = files needs tls.key_file (SECURECAM_TLS__KEY_FILE)")?;
     let mut stamps = (stamp(&cert), stamp(&key));
     let resolver = CurrentCert::new(load_pem_files(&cert, &key)?);
-    let every = settings.check_interval();
     let refresh = {
         let resolver = resolver.clone();
-        move |stop: tokio_util::sync::CancellationToken| -> futures::future::BoxFuture<'static, ()> {
-            Box::pin(async move {
-                let mut ticks =
-                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = ticks.tick() => {}
-                    }
-                    let now = (stamp(&cert), stamp(&key));
-                    if now == stamps {
-                        continue;
-                    }
-                    match load_pem_files(&cert, &key) {
-                        Ok(loaded) => {
-                            resolver.replace(loaded);
-                            stamps = now;
-                            tracing::info!(cert = %cert.display(), "loaded the renewed HTTPS certificate");
-                        }
-                        Err(err) => tracing::warn!(
-                            error = ?err,
-                            "the HTTPS certificate files changed but do not load; keeping the old one"
-                        ),
-                    }
+        periodic(settings.check_interval(), move || {
+            let now = (stamp(&cert), stamp(&key));
+            if now == stamps {
+                return;
+            }
+            match load_pem_files(&cert, &key) {
+                Ok(loaded) => {
+                    resolver.replace(loaded);
+                    stamps = now;
+                    tracing::info!(cert = %cert.display(), "loaded the renewed HTTPS certificate");
                 }
-            })
-        }
+                Err(err) => tracing::warn!(
+                    error = ?err,
+                    "the HTTPS certificate files changed but do not load; keeping the old one"
+                ),
+            }
+        })
     };
     Ok(Started {
         resolver: resolver as Arc<dyn rustls::server::ResolvesServerCert>,
         ca: None,
         names: Vec::new(),
-        refresh: Some(Box::new(refresh)),
+        refresh: Some(refresh),
         alpn: Vec::new(),
         http01: None,
     })

@@ -25,7 +25,9 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::sign::CertifiedKey;
 
-use super::{names, split_list, CaCertificate, CurrentCert, SharedNames, Started, TlsSettings};
+use super::{
+    names, periodic, split_list, CaCertificate, CurrentCert, SharedNames, Started, TlsSettings,
+};
 use crate::keys::{write_private_once, write_replacing};
 
 /// How long a server certificate is valid: within the 398 days every browser accepts.
@@ -234,37 +236,26 @@ pub fn start(tls: &TlsSettings, data_dir: &Path, shared: SharedNames) -> anyhow:
     let refresh = {
         let resolver = resolver.clone();
         let settings = tls.clone();
-        let every = settings.check_interval();
-        move |stop: tokio_util::sync::CancellationToken| -> futures::future::BoxFuture<'static, ()> {
-            Box::pin(async move {
-                let mut ticks =
-                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = ticks.tick() => {}
-                    }
-                    let names = wanted_names(&settings);
-                    match current(&ca, &paths, &names) {
-                        Ok((cert, true)) => {
-                            resolver.replace(cert);
-                            shared.set(names.clone());
-                            tracing::info!(names = %names.join(", "), "re-issued this server's HTTPS certificate");
-                        }
-                        Ok((_, false)) => {}
-                        Err(err) => {
-                            tracing::warn!(error = ?err, "could not re-issue the HTTPS certificate")
-                        }
-                    }
+        periodic(settings.check_interval(), move || {
+            let names = wanted_names(&settings);
+            match current(&ca, &paths, &names) {
+                Ok((cert, true)) => {
+                    resolver.replace(cert);
+                    shared.set(names.clone());
+                    tracing::info!(names = %names.join(", "), "re-issued this server's HTTPS certificate");
                 }
-            })
-        }
+                Ok((_, false)) => {}
+                Err(err) => {
+                    tracing::warn!(error = ?err, "could not re-issue the HTTPS certificate")
+                }
+            }
+        })
     };
     Ok(Started {
         resolver: resolver as Arc<dyn rustls::server::ResolvesServerCert>,
         ca: Some(certificate),
         names,
-        refresh: Some(Box::new(refresh)),
+        refresh: Some(refresh),
         alpn: Vec::new(),
         http01: None,
     })

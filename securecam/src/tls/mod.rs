@@ -185,6 +185,23 @@ pub struct Tls {
 /// Keeps the certificate current until the token is cancelled.
 pub type Refresh = Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>;
 
+/// A refresh that runs `check` every `interval` (the first time one interval from now) until
+/// the server stops: how `self-signed` and `files` keep their certificate current.
+pub fn periodic(interval: Duration, mut check: impl FnMut() + Send + 'static) -> Refresh {
+    Box::new(move |stop: CancellationToken| -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let start = tokio::time::Instant::now() + interval;
+            let mut ticks = tokio::time::interval_at(start, interval);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = ticks.tick() => check(),
+                }
+            }
+        })
+    })
+}
+
 /// What each mode hands back to [`Tls::start`].
 pub struct Started {
     pub resolver: Arc<dyn ResolvesServerCert>,
